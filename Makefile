@@ -1,0 +1,47 @@
+# Every target creates the virtual environment (.venv, from uv.lock) if it is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test lint format bench clean
+
+help: ## List the targets with a line of help each
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+setup: $(VENV)/.synced ## Create .venv with the pinned dependencies from uv.lock
+
+demo: $(VENV)/.synced ## Generate demo data into ./lake, validate it, build a week of snapshots and labels
+	$(BIN)/python -m mlops_platform.demo
+
+test: $(VENV)/.synced ## Run the unit and integration tests (an empty selection fails)
+	@set +e; $(BIN)/pytest -q $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+lint: $(VENV)/.synced ## Check style with ruff
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(VENV)/.synced ## Reformat the code with ruff
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+bench: $(VENV)/.synced ## Run the benchmarks and write their figures to benchmarks/results/
+	$(BIN)/python benchmarks/feature_snapshot.py
+
+clean: ## Remove the virtual environments and generated data
+	rm -rf $(VENV) $(TOOLS) lake reports mlruns .pytest_cache

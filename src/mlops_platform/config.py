@@ -1,0 +1,218 @@
+"""Typed settings loaded from ``config/*.yaml`` and overridden by ``MLOPS_*`` variables.
+
+Every YAML key is required and every unknown key is rejected, so a typo or a deleted line
+fails loudly with the key's dotted name. An environment variable
+``MLOPS_<SECTION>_<KEY>`` (for example ``MLOPS_STORAGE_URI``) overrides one value; its text
+is parsed as YAML, so ``MLOPS_FEATURES_ARPU_BUCKET_EDGES="[1, 2, 3]"`` gives a list.
+Nothing here reads files or the environment at import time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+_logger = logging.getLogger(__name__)
+
+CONFIG_DIR_ENV = "MLOPS_CONFIG_DIR"
+ENV_PREFIX = "MLOPS_"
+# MLOPS_* variables that are not settings overrides.
+RESERVED_ENV = frozenset({CONFIG_DIR_ENV})
+
+
+class ConfigError(ValueError):
+    """A config file or override is missing, unknown or invalid; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageSettings(_Section):
+    """Where the lake lives."""
+
+    uri: str = Field(description="file://<path> or s3://<bucket>[/<prefix>]")
+    gc_grace_hours: float = Field(ge=0, description="age before unreferenced files are removed")
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not (value.startswith("file://") or value.startswith("s3://")):
+            raise ValueError(f"must start with file:// or s3://, got {value!r}")
+        if value.startswith("s3://") and not value[len("s3://") :].strip("/"):
+            raise ValueError("s3:// needs a bucket name")
+        return value
+
+
+class DateSettings(_Section):
+    """Fixed dates of the demo timeline."""
+
+    start: dt.date
+
+
+class GeneratorSettings(_Section):
+    """Defaults of ``mlops data generate``."""
+
+    customers: int = Field(gt=0)
+    days: int = Field(gt=0)
+    seed: int
+
+
+class FeatureSettings(_Section):
+    """Windows (in days before the snapshot date) and bucket edges of the customer features."""
+
+    activity_window_days: int = Field(gt=0)
+    rfm_window_days: int = Field(gt=0)
+    arpu_window_days: int = Field(gt=0)
+    usage_short_days: int = Field(gt=0)
+    usage_long_days: int = Field(gt=0)
+    events_window_days: int = Field(gt=0)
+    arpu_bucket_edges: tuple[float, float, float]
+
+    @field_validator("arpu_bucket_edges")
+    @classmethod
+    def _increasing(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not (0 < value[0] < value[1] < value[2]):
+            raise ValueError(f"must be three positive, strictly increasing numbers, got {value}")
+        return value
+
+    @property
+    def longest_window_days(self) -> int:
+        """The furthest back any feature looks."""
+        return max(
+            self.activity_window_days,
+            self.rfm_window_days,
+            self.arpu_window_days,
+            self.usage_short_days,
+            self.usage_long_days,
+            self.events_window_days,
+        )
+
+
+class LabelSettings(_Section):
+    """Label horizons, counted from the snapshot date itself."""
+
+    churn_horizon_days: int = Field(gt=0)
+    conversion_horizon_days: int = Field(gt=0)
+    revenue_horizon_days: int = Field(gt=0)
+
+    @property
+    def longest_horizon_days(self) -> int:
+        return max(self.churn_horizon_days, self.conversion_horizon_days, self.revenue_horizon_days)
+
+
+class ValidationSettings(_Section):
+    """Thresholds of the raw-data contracts."""
+
+    max_missing_share: float = Field(ge=0, le=1)
+    min_history_days: int = Field(ge=0)
+    example_ids: int = Field(gt=0)
+
+
+class PlatformSettings(_Section):
+    """Everything in ``config/platform.yaml``."""
+
+    storage: StorageSettings
+    dates: DateSettings
+    generator: GeneratorSettings
+    features: FeatureSettings
+    labels: LabelSettings
+    validation: ValidationSettings
+
+
+def find_config_dir(explicit: Path | None = None) -> Path:
+    """Return the config folder: the argument, ``$MLOPS_CONFIG_DIR``, or ``./config``."""
+    candidate = explicit or Path(os.environ.get(CONFIG_DIR_ENV, "config"))
+    if not candidate.is_dir():
+        raise ConfigError(
+            f"config folder {str(candidate)!r} not found: run from the repository root "
+            f"or set {CONFIG_DIR_ENV}"
+        )
+    return candidate
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return data
+
+
+def apply_env_overrides(
+    data: dict[str, Any], env: Mapping[str, str], sections: Mapping[str, type[BaseModel]]
+) -> dict[str, Any]:
+    """Return ``data`` with every ``MLOPS_<SECTION>_<KEY>`` variable applied.
+
+    Args:
+        data: the parsed YAML, section -> key -> value.
+        env: the environment to read.
+        sections: the known section names and their models (to resolve the key names).
+
+    Raises:
+        ConfigError: a variable names an unknown section or key, or its value is not YAML.
+    """
+    merged = {name: dict(values or {}) for name, values in data.items()}
+    for var, text in env.items():
+        if not var.startswith(ENV_PREFIX) or var in RESERVED_ENV:
+            continue
+        rest = var[len(ENV_PREFIX) :].lower()
+        section = next((s for s in sorted(sections, key=len, reverse=True) if rest.startswith(s + "_")), None)
+        if section is None:
+            continue  # belongs to another config file or to a tool; not ours to judge
+        key = rest[len(section) + 1 :]
+        if key not in sections[section].model_fields:
+            raise ConfigError(f"{var}: {section}.{key} is not a known setting")
+        try:
+            merged.setdefault(section, {})[key] = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{var}: value is not valid YAML: {exc}") from exc
+    return merged
+
+
+def _format_validation_error(source: str, exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"])
+        if err["type"] == "missing":
+            problems.append(f"{key}: missing (required)")
+        elif err["type"] == "extra_forbidden":
+            problems.append(f"{key}: unknown key")
+        else:
+            problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+    return f"{source}: " + "; ".join(problems)
+
+
+def load_section_file(
+    model: type[BaseModel], path: Path, env: Mapping[str, str] | None = None
+) -> Any:
+    """Load one YAML file into ``model`` with the environment overrides applied."""
+    env = os.environ if env is None else env
+    sections = {
+        name: field.annotation
+        for name, field in model.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+    }
+    data = apply_env_overrides(_read_yaml(path), env, sections)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(str(path), exc)) from None
+
+
+def load_platform_settings(
+    config_dir: Path | None = None, env: Mapping[str, str] | None = None
+) -> PlatformSettings:
+    """Load ``platform.yaml`` from the config folder, with ``MLOPS_*`` overrides."""
+    return load_section_file(PlatformSettings, find_config_dir(config_dir) / "platform.yaml", env)
