@@ -2,7 +2,8 @@
 
 Layout in the lake: ``raw/<table>/date=YYYY-MM-DD/``.
 
-- ``customers`` is incremental: the partition of D holds the customers who signed up on D.
+- ``customers`` is incremental: the partition of D holds the customers registered on D
+  (their ``signup_date`` is on or before D; a first load puts everyone in one partition).
 - ``products`` is a full catalogue: the partition of D is the catalogue in force from D on;
   a reader takes the newest partition on or before the day it needs.
 - ``transactions``, ``usage`` and ``events`` are facts: the partition of D holds what
