@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from mlops_platform import __version__
+from mlops_platform import cli_models
 from mlops_platform.cli_support import CliContext, get_context, out, user_errors
 from mlops_platform.data.cli import app as data_app
 from mlops_platform.features.cli import app as features_app
@@ -29,6 +30,7 @@ lake_app = typer.Typer(help="Inspect and clean the object store (the lake).", no
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(lake_app, name="lake")
+cli_models.register(app)
 
 
 def _version(value: bool) -> None:

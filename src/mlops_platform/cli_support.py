@@ -21,12 +21,18 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from mlops_platform.config import ConfigError, PlatformSettings, load_platform_settings
+from mlops_platform.config import (
+    ConfigError,
+    ModelsSettings,
+    PlatformSettings,
+    load_models_settings,
+    load_platform_settings,
+)
 from mlops_platform.errors import PlatformError
 from mlops_platform.storage import ObjectStore, StorageError
 
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+out = Console(width=None if sys.stdout.isatty() else 160)
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,6 +47,10 @@ class CliContext:
     @functools.cached_property
     def settings(self) -> PlatformSettings:
         return load_platform_settings(self.config_dir)
+
+    @functools.cached_property
+    def models(self) -> ModelsSettings:
+        return load_models_settings(self.config_dir)
 
     @functools.cached_property
     def store(self) -> ObjectStore:

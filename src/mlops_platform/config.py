@@ -216,3 +216,125 @@ def load_platform_settings(
 ) -> PlatformSettings:
     """Load ``platform.yaml`` from the config folder, with ``MLOPS_*`` overrides."""
     return load_section_file(PlatformSettings, find_config_dir(config_dir) / "platform.yaml", env)
+
+
+# -- config/models.yaml ------------------------------------------------------------------------
+
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "mape", "brier", "davies_bouldin", "rmse_buyers", "mae_buyers"})
+_TARGET_OPS = (">=", "<=", ">", "<")
+
+
+class Target(_Section):
+    """A seed target as a report line: ``metric op value`` (e.g. ``roc_auc > 0.85``)."""
+
+    metric: str
+    op: str
+    value: float
+
+    def holds(self, measured: float | None) -> bool:
+        if measured is None:
+            return False
+        return {
+            ">": measured > self.value,
+            ">=": measured >= self.value,
+            "<": measured < self.value,
+            "<=": measured <= self.value,
+        }[self.op]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.value:g}"
+
+
+def parse_target(metric: str, text: str) -> Target:
+    """Parse ``"> 0.85"`` for ``metric``; the error names the metric."""
+    stripped = str(text).strip()
+    for op in _TARGET_OPS:
+        if stripped.startswith(op):
+            try:
+                return Target(metric=metric, op=op, value=float(stripped[len(op) :]))
+            except ValueError:
+                break
+    raise ValueError(f"target for {metric} must look like '> 0.85' (ops: > >= < <=), got {text!r}")
+
+
+class TrackingSettings(_Section):
+    """Where MLflow keeps runs and the registry."""
+
+    uri: str
+    artifact_location: str
+    experiment: str = Field(min_length=1)
+
+
+class TrainingSetSettings(_Section):
+    """How training sets stack snapshot dates."""
+
+    dates: int = Field(gt=0)
+    step_days: int = Field(gt=0)
+    holdout_dates: int = Field(gt=0)
+    reference_rows: int = Field(gt=0, le=50_000)
+    seed: int
+
+
+class GateSettings(_Section):
+    """The champion/challenger gate of one model."""
+
+    metric: str
+    margin: float = Field(ge=0)
+    floors: dict[str, float]
+
+    @property
+    def greater_is_better(self) -> bool:
+        return self.metric not in LOWER_IS_BETTER
+
+
+class ModelSettings(_Section):
+    """One model of the zoo."""
+
+    target: str | None
+    params: dict[str, Any]
+    gate: GateSettings
+    targets: dict[str, str]
+
+    @field_validator("targets")
+    @classmethod
+    def _parse_targets(cls, value: dict[str, str]) -> dict[str, str]:
+        for metric, text in value.items():
+            parse_target(metric, text)
+        return value
+
+    def target_lines(self) -> list[Target]:
+        return [parse_target(metric, text) for metric, text in self.targets.items()]
+
+
+class ModelsSettings(_Section):
+    """Everything in ``config/models.yaml``."""
+
+    tracking: TrackingSettings
+    training_sets: TrainingSetSettings
+    churn: ModelSettings
+    conversion: ModelSettings
+    revenue: ModelSettings
+    segmentation: ModelSettings
+
+    def model(self, name: str) -> ModelSettings:
+        """Settings of model ``name``; unknown names are an error listing the known ones."""
+        known = [n for n, f in type(self).model_fields.items() if f.annotation is ModelSettings]
+        if name not in known:
+            raise ConfigError(f"unknown model {name!r}; known models: {', '.join(known)}")
+        return getattr(self, name)
+
+    @property
+    def model_names(self) -> list[str]:
+        return [n for n, f in type(self).model_fields.items() if f.annotation is ModelSettings]
+
+
+def load_models_settings(
+    config_dir: Path | None = None, env: Mapping[str, str] | None = None
+) -> ModelsSettings:
+    """Load ``models.yaml``; ``MLFLOW_TRACKING_URI`` wins over the file's tracking uri."""
+    env = os.environ if env is None else env
+    settings = load_section_file(ModelsSettings, find_config_dir(config_dir) / "models.yaml", env)
+    if env.get("MLFLOW_TRACKING_URI") and "MLOPS_TRACKING_URI" not in env:
+        tracking = settings.tracking.model_copy(update={"uri": env["MLFLOW_TRACKING_URI"]})
+        settings = settings.model_copy(update={"tracking": tracking})
+    return settings

@@ -1,0 +1,274 @@
+"""One training, end to end: data -> fit -> evaluate -> log -> register -> gate.
+
+Used by ``mlops train`` (from the lake's training sets, or from any labelled table) and by the
+DAG tasks through it. Idempotent per run key: a key already registered returns that version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import mlflow
+import pandas as pd
+import pyarrow as pa
+from mlflow import MlflowClient
+
+from mlops_platform import registry, tracking
+from mlops_platform.config import ModelSettings, ModelsSettings, PlatformSettings, Target
+from mlops_platform.errors import InputError
+from mlops_platform.features.definitions import categorical_features
+from mlops_platform.models.base import CustomerModel, EvaluationResult, TrainingData, get_model_class
+from mlops_platform.storage import ObjectStore
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TargetLine:
+    """One seed target as a report line."""
+
+    target: str
+    measured: float | None
+    passed: bool
+
+
+@dataclass
+class TrainingOutcome:
+    """What a training produced, for the CLI, the DAG summary and the tests."""
+
+    model: str
+    version: str
+    run_id: str
+    reused: bool
+    metrics: dict[str, float] = field(default_factory=dict)
+    baseline_metrics: dict[str, float] = field(default_factory=dict)
+    decision: registry.GateDecision | None = None
+    targets: list[TargetLine] = field(default_factory=list)
+
+    @property
+    def gate_summary(self) -> str:
+        if self.decision is None:
+            return "reused: gate already ran for this run key"
+        return ("promoted to champion: " if self.decision.promote else "kept as challenger: ") + self.decision.reason
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """A train/holdout pair with what the run logs about where it came from."""
+
+    train: TrainingData
+    holdout: TrainingData
+    manifest: dict[str, Any]
+    reference: pd.DataFrame
+    data_window: str
+    feature_snapshot: str
+
+
+def target_lines(settings: ModelSettings, metrics: dict[str, float]) -> list[TargetLine]:
+    """Measured / target / pass-fail for every configured seed target."""
+    lines = []
+    for target in settings.target_lines():
+        measured = metrics.get(target.metric)
+        lines.append(TargetLine(str(target), measured, Target.holds(target, measured)))
+    return lines
+
+
+def frame_from_arrow(table: pa.Table) -> pd.DataFrame:
+    """Arrow -> pandas keeping strings as pandas categoricals-ready objects."""
+    return table.to_pandas()
+
+
+def training_data_from_lake(frame: pd.DataFrame, features: list[str], target: str | None) -> TrainingData:
+    """Column roles of a lake training set (customer snapshots)."""
+    return TrainingData(
+        frame=frame,
+        features=features,
+        target=target,
+        categorical=[c for c in categorical_features() if c in features],
+        id_column="customer_id",
+        time_column="snapshot_date" if "snapshot_date" in frame.columns else None,
+    )
+
+
+def _champion_metrics(
+    client: MlflowClient, name: str, holdout: TrainingData
+) -> tuple[str | None, dict[str, float] | None, str | None]:
+    """Evaluate the current champion on ``holdout``: (version, metrics, problem)."""
+    champion = registry.version_by_alias(client, name, registry.CHAMPION)
+    if champion is None:
+        return None, None, None
+    try:
+        loaded = mlflow.pyfunc.load_model(f"models:/{name}@{registry.CHAMPION}")
+        model: CustomerModel = loaded.unwrap_python_model().model
+        return str(champion.version), model.evaluate(holdout).metrics, None
+    except Exception as exc:  # the champion may come from another table or code version
+        _logger.warning("champion v%s of %s cannot be evaluated: %s", champion.version, name, exc)
+        return str(champion.version), None, f"champion v{champion.version} cannot score this holdout: {exc}"
+
+
+def run_gate(
+    client: MlflowClient, name: str, version: str, settings: ModelSettings,
+    metrics: dict[str, float], holdout: TrainingData, actor: str | None = None,
+) -> registry.GateDecision:
+    """Compare the new version with the champion on the same holdout; move aliases; tag why."""
+    champion_version, champion_metrics, problem = _champion_metrics(client, name, holdout)
+    if problem is not None:
+        decision = registry.GateDecision(False, problem, settings.gate.metric,
+                                         float(metrics.get(settings.gate.metric, float("nan"))), None, champion_version)
+    else:
+        champion_value = None if champion_metrics is None else champion_metrics.get(settings.gate.metric)
+        decision = registry.decide(settings.gate, metrics, champion_value, champion_version)
+    client.set_model_version_tag(name, version, "gate_decision", "promoted" if decision.promote else "rejected")
+    client.set_model_version_tag(name, version, "gate_reason", decision.reason)
+    client.update_model_version(name, version, description=f"Gate: {decision.reason}")
+    if decision.promote:
+        registry.move_alias(client, name, registry.CHAMPION, version, f"gate: {decision.reason}", actor)
+        registry.remove_alias(client, name, registry.CHALLENGER, f"v{version} promoted to champion", actor)
+    return decision
+
+
+def _run_tags(run_key: str | None, prepared: PreparedData) -> dict[str, str]:
+    tags = {
+        "run_key": run_key or "",
+        "feature_snapshot": prepared.feature_snapshot,
+        "training_window": prepared.data_window,
+        "code_version": tracking.code_version(),
+    }
+    airflow_run = os.environ.get("AIRFLOW_CTX_DAG_RUN_ID")
+    if airflow_run:
+        tags["airflow_run"] = airflow_run
+    if os.environ.get("MLOPS_EXECUTION_BACKEND"):
+        tags["execution_backend"] = os.environ["MLOPS_EXECUTION_BACKEND"]
+    return {k: v for k, v in tags.items() if v}
+
+
+def fit_and_register(
+    models: ModelsSettings,
+    name: str,
+    registered_name: str,
+    prepared: PreparedData,
+    run_key: str | None,
+) -> TrainingOutcome:
+    """Fit ``name`` on the prepared data, log it, register it as challenger and run the gate."""
+    settings = models.model(name)
+    client, experiment_id = tracking.client_for(models.tracking)
+    if run_key:
+        existing = registry.find_version_by_run_key(client, registered_name, run_key)
+        if existing is not None:
+            _logger.info("run key %s already registered as %s v%s", run_key, registered_name, existing.version)
+            return TrainingOutcome(registered_name, str(existing.version), str(existing.run_id), reused=True)
+    registry.reconcile_aliases(client, registered_name) if _model_exists(client, registered_name) else None
+    params = {k: v for k, v in settings.params.items() if k != "seed"}
+    model = get_model_class(name)(params=params, seed=int(settings.params.get("seed", 42)))
+    model.fit(prepared.train)
+    result: EvaluationResult = model.evaluate(prepared.holdout)
+    tags = _run_tags(run_key, prepared)
+    run = client.create_run(experiment_id, run_name=f"{registered_name}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}",
+                            tags={**tags, "model": registered_name})
+    run_id = run.info.run_id
+    try:
+        version = _log_run(client, run_id, registered_name, model, result, prepared, settings, tags)
+        client.set_terminated(run_id, "FINISHED")
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    registry.move_alias(client, registered_name, registry.CHALLENGER, version, "newly trained")
+    decision = run_gate(client, registered_name, version, settings, result.metrics, prepared.holdout)
+    return TrainingOutcome(
+        registered_name, version, run_id, False, result.metrics, result.baseline_metrics, decision,
+        target_lines(settings, result.metrics),
+    )
+
+
+def _model_exists(client: MlflowClient, name: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+        return True
+    except MlflowException:
+        return False
+
+
+def _log_run(
+    client: MlflowClient, run_id: str, name: str, model: CustomerModel, result: EvaluationResult,
+    prepared: PreparedData, settings: ModelSettings, tags: dict[str, str],
+) -> str:
+    """Log everything about one training into ``run_id`` and register the model version."""
+    from mlops_platform.models.pyfunc import CustomerModelPyfunc
+
+    metrics = {**result.metrics, **{f"baseline_{k}": v for k, v in result.baseline_metrics.items()}}
+    params = {**settings.params, "model": name, "features": len(prepared.train.features),
+              "data_window": prepared.data_window, "train_rows": len(prepared.train.frame),
+              "holdout_rows": len(prepared.holdout.frame)}
+    tracking.log_batch(client, run_id, params, metrics, {})
+    lines = target_lines(settings, result.metrics)
+    files = {
+        "features.json": json.dumps(prepared.train.features, indent=2).encode(),
+        "training_set/manifest.json": json.dumps(prepared.manifest, indent=2, default=str).encode(),
+        "training_set/reference.parquet": _parquet_bytes(prepared.reference),
+        "report/targets.json": json.dumps([line.__dict__ for line in lines], indent=2).encode(),
+        "report/notes.txt": "\n".join(result.notes).encode(),
+    }
+    tracking.log_artifacts(run_id, files, result.figures, result.tables)
+    tracking.ensure_registered_model(client, name, f"{name} model of the customer-model zoo")
+    example = prepared.holdout.frame[prepared.train.features].head(5)
+    output = model.predict_frame(prepared.holdout.frame.head(5))
+    version_tags = {**tags, "summary": f"{settings.gate.metric}={result.metrics.get(settings.gate.metric, float('nan')):.4f}"}
+    return tracking.log_model_version(client, run_id, name, CustomerModelPyfunc(model), example, output, version_tags)
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def prepare_from_lake(
+    store: ObjectStore, platform: PlatformSettings, models: ModelsSettings, name: str,
+    as_of: dt.date, run: str,
+) -> PreparedData:
+    """Build (or rebuild) the training set of ``name`` for ``as_of`` and load it for fitting."""
+    from mlops_platform.features import labels as label_builder
+    from mlops_platform.features import snapshot as snapshot_builder
+    from mlops_platform.features.training_set import build_training_set, training_run_path
+
+    settings = models.model(name)
+    horizon = _horizon(platform, settings.target)
+    manifest = build_training_set(
+        store, platform, models.training_sets, name, settings.target, horizon, as_of, run,
+        build_snapshot=lambda day: snapshot_builder.build_snapshot(store, platform, day),
+        build_labels=lambda day: label_builder.build_labels(store, platform, day),
+    )
+    prefix = training_run_path(name, run)
+    train = frame_from_arrow(store.read_partition(f"{prefix}/train"))
+    holdout = frame_from_arrow(store.read_partition(f"{prefix}/holdout"))
+    reference = frame_from_arrow(store.read_partition(f"{prefix}/reference"))
+    return PreparedData(
+        train=training_data_from_lake(train, manifest.features, settings.target),
+        holdout=training_data_from_lake(holdout, manifest.features, settings.target),
+        manifest=json.loads(manifest.to_json()),
+        reference=reference,
+        data_window=manifest.data_window,
+        feature_snapshot=f"features/customer/date={manifest.holdout_dates[-1]}",
+    )
+
+
+def _horizon(platform: PlatformSettings, target: str | None) -> int:
+    if target is None:
+        return 0
+    horizons = {
+        "churned_30d": platform.labels.churn_horizon_days,
+        "converted_7d": platform.labels.conversion_horizon_days,
+        "revenue_30d": platform.labels.revenue_horizon_days,
+    }
+    if target not in horizons:
+        raise InputError(f"unknown lake target {target!r}; known: {', '.join(horizons)}")
+    return horizons[target]
