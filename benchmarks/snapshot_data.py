@@ -123,7 +123,9 @@ def _day_tables(
         {
             "customer_id": e_ids,
             "ts": _timestamps(day, len(e_ids), rng),
-            "event_type": pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(EVENT_TYPES)).cast(pa.string()),
+            "event_type": pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(EVENT_TYPES)).cast(
+                pa.string()
+            ),
             "product_id": pa.array(products, pa.int64(), mask=~named),
         }
     )
@@ -155,7 +157,12 @@ def generate(store: ObjectStore, params: LakeParams) -> dict[str, int]:
     pop = _population(rng, params.customers, params.window_days)
     ids = np.arange(1, params.customers + 1, dtype=np.int64)
     early = pop.signup < 0
-    write_raw(store, "customers", first - dt.timedelta(days=1), _customers_table(ids[early], pop.signup[early], first, rng))
+    write_raw(
+        store,
+        "customers",
+        first - dt.timedelta(days=1),
+        _customers_table(ids[early], pop.signup[early], first, rng),
+    )
     counts["customers"] += int(early.sum())
     for k in range(params.window_days):
         day = first + dt.timedelta(days=k)

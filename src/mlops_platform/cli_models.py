@@ -185,9 +185,66 @@ def score(
     out.print(f"{model} v{result.version}: scored {result.rows:,} customers into {context.store.url(result.partition)}")
 
 
+webhook_app = typer.Typer(help="Catch alias moves made in the MLflow UI (SQL-backed MLflow server).", no_args_is_help=True)
+_SECRET_ENV = "MLOPS_WEBHOOK_SECRET"
+
+
+def _secret() -> str:
+    import os
+
+    secret = os.environ.get(_SECRET_ENV, "")
+    if not secret:
+        raise typer.BadParameter(f"set {_SECRET_ENV} to the shared HMAC secret", param_hint=_SECRET_ENV)
+    return secret
+
+
+@webhook_app.command("serve")
+@user_errors
+def webhook_serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to bind (keep it on loopback unless behind a proxy).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    register: Annotated[bool, typer.Option(help="Also register the webhook with the MLflow server.")] = True,
+) -> None:
+    """Receive MLflow's alias events (HMAC-checked) and record them in the alias history."""
+    import signal
+    import threading
+
+    from mlops_platform import tracking, webhooks
+
+    models = get_context(ctx).models
+    client, _ = tracking.client_for(models.tracking)
+    receiver = webhooks.AliasWebhookReceiver(models.tracking.uri, _secret(), host, port).start()
+    if register:
+        webhooks.register_webhook(client, receiver.url, _secret())
+    out.print(f"alias webhook receiver on {receiver.url}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        receiver.stop()
+
+
+@webhook_app.command("register")
+@user_errors
+def webhook_register(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="Where MLflow posts, e.g. http://127.0.0.1:8765/mlflow-webhook.")],
+) -> None:
+    """Register the alias webhook with the MLflow server (needs a SQL-backed server)."""
+    from mlops_platform import tracking, webhooks
+
+    client, _ = tracking.client_for(get_context(ctx).models.tracking)
+    out.print(f"webhook {webhooks.register_webhook(client, url, _secret())} posts alias events to {url}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the model commands to the root app."""
     app.add_typer(training_set_app, name="training-set")
     app.add_typer(models_app, name="models")
+    app.add_typer(webhook_app, name="webhook")
     for command in (train, promote, rollback, score):
         app.command(command.__name__)(user_errors(command))

@@ -90,10 +90,15 @@ def known_state(client: MlflowClient, name: str) -> dict[str, str]:
         return {}
 
 
+def _write_event(client: MlflowClient, event: AliasEvent) -> None:
+    stamp = event.time.replace("-", "").replace(":", "").replace("+0000", "Z").replace("+00:00", "Z")
+    key = f"{EVENT_TAG_PREFIX}{stamp}-{uuid.uuid4().hex[:6]}"
+    client.set_registered_model_tag(event.model, key, event.to_json())
+
+
 def record_event(client: MlflowClient, event: AliasEvent, state: dict[str, str]) -> None:
     """Write one history event and the new known state onto the registered model."""
-    key = f"{EVENT_TAG_PREFIX}{event.time}-{uuid.uuid4().hex[:6]}"
-    client.set_registered_model_tag(event.model, key, event.to_json())
+    _write_event(client, event)
     client.set_registered_model_tag(event.model, STATE_TAG, json.dumps(state, sort_keys=True))
 
 
@@ -143,22 +148,19 @@ def reconcile_aliases(client: MlflowClient, name: str, seen_by: str = "mlops") -
 def move_alias(
     client: MlflowClient, name: str, alias: str, version: str, reason: str, actor: str | None = None
 ) -> AliasEvent | None:
-    """Point ``alias`` of ``name`` at ``version`` and record the move (None if already there)."""
+    """Point ``alias`` of ``name`` at ``version`` and record the move (None if already there).
+
+    The known state is written before the alias moves, so the webhook that MLflow sends for
+    this very move finds nothing new and records nothing twice.
+    """
     reconcile_aliases(client, name)
     before = current_aliases(client, name)
     if before.get(alias) == str(version):
         return None
-    client.set_registered_model_alias(name, alias, str(version))
-    event = AliasEvent(
-        time=now_iso(),
-        model=name,
-        alias=alias,
-        from_version=before.get(alias),
-        to_version=str(version),
-        actor=actor or default_actor(),
-        reason=reason,
-    )
-    record_event(client, event, {**before, alias: str(version)})
+    after = {**before, alias: str(version)}
+    event = AliasEvent(now_iso(), name, alias, before.get(alias), str(version), actor or default_actor(), reason)
+    _apply(client, name, before, after, lambda: client.set_registered_model_alias(name, alias, str(version)))
+    _write_event(client, event)
     return event
 
 
@@ -168,13 +170,20 @@ def remove_alias(client: MlflowClient, name: str, alias: str, reason: str, actor
     before = current_aliases(client, name)
     if alias not in before:
         return
-    client.delete_registered_model_alias(name, alias)
-    state = {k: v for k, v in before.items() if k != alias}
-    record_event(
-        client,
-        AliasEvent(now_iso(), name, alias, before[alias], None, actor or default_actor(), reason),
-        state,
-    )
+    after = {k: v for k, v in before.items() if k != alias}
+    event = AliasEvent(now_iso(), name, alias, before[alias], None, actor or default_actor(), reason)
+    _apply(client, name, before, after, lambda: client.delete_registered_model_alias(name, alias))
+    _write_event(client, event)
+
+
+def _apply(client: MlflowClient, name: str, before: dict[str, str], after: dict[str, str], move) -> None:  # noqa: ANN001
+    """Write the new known state, move the alias, and restore the state if the move fails."""
+    client.set_registered_model_tag(name, STATE_TAG, json.dumps(after, sort_keys=True))
+    try:
+        move()
+    except BaseException:
+        client.set_registered_model_tag(name, STATE_TAG, json.dumps(before, sort_keys=True))
+        raise
 
 
 def version_by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from raw_tables import DAY, TS, customers, events, good_lake, products, transactions, usage
 from typer.testing import CliRunner
 
 from mlops_platform.cli import app
@@ -23,9 +24,6 @@ from mlops_platform.data.validate import (
 from mlops_platform.errors import DataValidationError
 from mlops_platform.storage import ObjectStore, date_partition
 
-DAY = dt.date(2025, 3, 10)
-TS = dt.datetime(2025, 3, 10, 9, 30)
-
 
 @pytest.fixture
 def settings(config_dir: Path) -> PlatformSettings:
@@ -35,79 +33,6 @@ def settings(config_dir: Path) -> PlatformSettings:
 @pytest.fixture
 def store(local_uri: str) -> ObjectStore:
     return ObjectStore(local_uri)
-
-
-def customers(ids: list[int], signup: dt.date = dt.date(2025, 1, 5)) -> pa.Table:
-    n = len(ids)
-    return pa.table(
-        {
-            "customer_id": pa.array(ids, pa.int64()),
-            "signup_date": pa.array([signup] * n, pa.date32()),
-            "segment": ["residential"] * n,
-            "region": ["Jakarta"] * n,
-        }
-    )
-
-
-def products() -> pa.Table:
-    return pa.table(
-        {
-            "product_id": pa.array([10, 11, 12], pa.int64()),
-            "name": ["Data 5GB", "Voice 100", "Combo"],
-            "category": ["data", "voice", "combo"],
-            "price_idr": [25000.0, 15000.0, 60000.0],
-            "validity_days": pa.array([30, 30, 30], pa.int32()),
-            "data_mb": [5000.0, 0.0, 8000.0],
-            "voice_min": [0.0, 100.0, 200.0],
-        }
-    )
-
-
-def transactions(**overrides: list) -> pa.Table:
-    columns = {
-        "transaction_id": pa.array([1, 2, 3, 4], pa.int64()),
-        "customer_id": pa.array([1, 2, 3, 1], pa.int64()),
-        "product_id": pa.array([10, 11, 12, 10], pa.int64()),
-        "ts": pa.array([TS] * 4, pa.timestamp("us")),
-        "quantity": pa.array([1, 1, 2, 1], pa.int32()),
-        "amount_idr": pa.array([25000.0, 15000.0, 120000.0, 25000.0]),
-    }
-    for name, values in overrides.items():
-        columns[name] = pa.array(values, columns[name].type)
-    return pa.table(columns)
-
-
-def usage() -> pa.Table:
-    return pa.table(
-        {
-            "customer_id": pa.array([1, 2, 3], pa.int64()),
-            "date": pa.array([DAY] * 3, pa.date32()),
-            "data_mb": pa.array([120.5, 0.0, 900.0], pa.float32()),
-            "voice_min": pa.array([3.0, 12.0, 0.0], pa.float32()),
-            "sms": pa.array([0, 2, 1], pa.int32()),
-        }
-    )
-
-
-def events() -> pa.Table:
-    return pa.table(
-        {
-            "customer_id": pa.array([1, 1, 2, 3], pa.int64()),
-            "ts": pa.array([TS] * 4, pa.timestamp("us")),
-            "event_type": ["session", "offer_impression", "click", "view"],
-            "product_id": pa.array([None, 10, 10, None], pa.int64()),
-        }
-    )
-
-
-def good_lake(store: ObjectStore, day: dt.date = DAY) -> None:
-    """Customers and products committed before ``day``; all five tables for ``day``."""
-    write_raw(store, "customers", dt.date(2025, 1, 5), customers([1, 2]))
-    write_raw(store, "customers", day, customers([3], signup=day))
-    write_raw(store, "products", dt.date(2025, 1, 1), products())
-    write_raw(store, "transactions", day, transactions())
-    write_raw(store, "usage", day, usage())
-    write_raw(store, "events", day, events())
 
 
 def put_bad(store: ObjectStore, table: str, table_data: pa.Table, day: dt.date = DAY) -> None:
@@ -155,7 +80,11 @@ def test_column_types(store: ObjectStore, settings: PlatformSettings) -> None:
     good_lake(store)
     bad = transactions().set_column(5, "amount_idr", pa.array(["a", "b", "c", "d"]))
     put_bad(store, "transactions", bad)
-    _fails(store, settings, r"transactions\.amount_idr: rule 'column types' broken by 4 row\(s\) \(stored as string")
+    _fails(
+        store,
+        settings,
+        r"transactions\.amount_idr: rule 'column types' broken by 4 row\(s\) \(stored as string",
+    )
 
 
 def test_missing_values_over_the_limit(store: ObjectStore, settings: PlatformSettings) -> None:
@@ -169,7 +98,9 @@ def test_missing_values_over_the_limit(store: ObjectStore, settings: PlatformSet
     )
 
 
-def test_nullable_columns_are_exempt_from_missing_values(store: ObjectStore, settings: PlatformSettings) -> None:
+def test_nullable_columns_are_exempt_from_missing_values(
+    store: ObjectStore, settings: PlatformSettings
+) -> None:
     good_lake(store)
     no_products = events().set_column(3, "product_id", pa.nulls(4, pa.int64()))
     write_raw(store, "events", DAY, no_products)
@@ -190,7 +121,9 @@ def test_duplicate_transaction_ids_within_the_day(store: ObjectStore, settings: 
 def test_transaction_ids_reused_from_an_earlier_day(store: ObjectStore, settings: PlatformSettings) -> None:
     good_lake(store)
     before = DAY - dt.timedelta(days=1)
-    earlier = transactions(transaction_id=[7, 8, 9, 4], ts=[TS - dt.timedelta(days=1)] * 4)
+    earlier = transactions(
+        transaction_id=[7, 8, 9, 4], customer_id=[1, 2, 1, 2], ts=[TS - dt.timedelta(days=1)] * 4
+    )
     write_raw(store, "transactions", before, earlier)
     assert validate_day(store, settings, before).passed
     _fails(store, settings, r"'unique key' broken by 1 row\(s\) \(already used on an earlier day\); .*id 4$")
@@ -217,7 +150,9 @@ def test_a_product_of_a_later_catalogue_is_unknown(store: ObjectStore, settings:
 
 def test_unknown_customer_and_one_who_signs_up_later(store: ObjectStore, settings: PlatformSettings) -> None:
     good_lake(store)
-    write_raw(store, "customers", DAY + dt.timedelta(days=2), customers([5], signup=DAY + dt.timedelta(days=2)))
+    write_raw(
+        store, "customers", DAY + dt.timedelta(days=2), customers([5], signup=DAY + dt.timedelta(days=2))
+    )
     write_raw(store, "transactions", DAY, transactions(customer_id=[1, 5, 6, 1]))
     _fails(
         store,
@@ -236,7 +171,9 @@ def test_negative_amounts(store: ObjectStore, settings: PlatformSettings) -> Non
     )
 
 
-def test_timestamps_after_and_before_the_partition_date(store: ObjectStore, settings: PlatformSettings) -> None:
+def test_timestamps_after_and_before_the_partition_date(
+    store: ObjectStore, settings: PlatformSettings
+) -> None:
     good_lake(store)
     later, earlier = TS + dt.timedelta(days=1), TS - dt.timedelta(days=3)
     write_raw(store, "transactions", DAY, transactions(ts=[TS, later, earlier, TS]))
@@ -275,7 +212,12 @@ def test_allowed_values(store: ObjectStore, settings: PlatformSettings) -> None:
 
 def test_every_violation_is_collected(store: ObjectStore, settings: PlatformSettings) -> None:
     good_lake(store)
-    write_raw(store, "transactions", DAY, transactions(amount_idr=[-1.0, 1.0, 1.0, 1.0], product_id=[99, 10, 10, 10]))
+    write_raw(
+        store,
+        "transactions",
+        DAY,
+        transactions(amount_idr=[-1.0, 1.0, 1.0, 1.0], product_id=[99, 10, 10, 10]),
+    )
     report = validate_day(store, settings, DAY)
     assert {v.rule for v in report.violations} == {"non-negative", "known product"}
     stored = read_report(store, DAY)
@@ -316,7 +258,9 @@ def test_a_corrupt_parquet_file_is_named(store: ObjectStore, settings: PlatformS
     _fails(store, settings, rf"transactions: rule 'readable file' broken by 4 row\(s\) .*{manifest.files[0]}")
 
 
-def test_the_cache_skips_unchanged_days_and_sees_rewrites(store: ObjectStore, settings: PlatformSettings) -> None:
+def test_the_cache_skips_unchanged_days_and_sees_rewrites(
+    store: ObjectStore, settings: PlatformSettings
+) -> None:
     good_lake(store)
     assert ensure_valid(store, settings, [DAY]).validated == [DAY]
     assert ensure_valid(store, settings, [DAY]).cached == [DAY]
@@ -358,7 +302,9 @@ def run_cli(tmp_path: Path, config_dir: Path, *args: str):
     return CliRunner().invoke(app, ["--config-dir", str(config_dir), *args], env=env)
 
 
-def test_cli_validate_passes_and_prints_a_summary(tmp_path: Path, config_dir: Path, store: ObjectStore) -> None:
+def test_cli_validate_passes_and_prints_a_summary(
+    tmp_path: Path, config_dir: Path, store: ObjectStore
+) -> None:
     good_lake(store)
     result = run_cli(tmp_path, config_dir, "data", "validate")
     assert result.exit_code == 0, result.output

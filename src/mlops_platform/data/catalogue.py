@@ -150,5 +150,5 @@ def choose_products(catalogue: Catalogue, shoppers: Shoppers, rng: np.random.Gen
     score[rows[held], shoppers.current[held]] += 3.0
     clicked = shoppers.clicked >= 0
     score[rows[clicked], shoppers.clicked[clicked]] += 2.5
-    score += rng.gumbel(size=score.shape)
+    score += rng.gumbel(scale=0.6, size=score.shape)
     return np.argmax(score, axis=1)

@@ -215,7 +215,7 @@ class TelcoSimulator:
         self._dip_end[dip] = t + rng.integers(5, 36, n)[dip]
         self._dip_depth[dip] = rng.uniform(0.0, 0.6, n)[dip]
         off = alive & pop.rotator & (self._off_until < t) & (rng.random(n) < 1.0 / 35.0)
-        self._off_until[off] = t + 4 + rng.geometric(1.0 / 20.0, n)[off]
+        self._off_until[off] = t + 4 + rng.geometric(1.0 / 25.0, n)[off]
         return alive & (self.churn_day > t)
 
     def _activity(self, t: int) -> tuple[np.ndarray, np.ndarray]:
@@ -296,7 +296,7 @@ class TelcoSimulator:
         quota, used = self._quota[who], self._used[who]
         spent = np.where(quota[:, 0] > 0, used[:, 0] >= quota[:, 0], (quota[:, 1] > 0) & (used[:, 1] >= quota[:, 1]))
         need = (left <= 0) | spent
-        logit = -5.0 + 4.6 * need + 1.6 * (~need & (left <= 1)) + 1.5 * (t - self._click_day[who] <= 3)
+        logit = -5.0 + 5.5 * need + 1.6 * (~need & (left <= 1)) + 1.5 * (t - self._click_day[who] <= 3)
         logit += 0.5 * np.log(pop.engagement[who]) - 1.5 * (pop.price_sensitivity[who] - 0.4)
         logit += 1.5 * np.log(np.maximum(level[who], 0.05))
         if self._drifted(t):

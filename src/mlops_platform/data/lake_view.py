@@ -8,6 +8,7 @@ names but that is not readable parquet is reported with its path, not as a trace
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import json
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from mlops_platform.config import ValidationSettings
@@ -73,6 +75,9 @@ def _concat(arrays: list[pa.ChunkedArray], type_: pa.DataType) -> pa.ChunkedArra
     return pa.chunked_array(chunks, type=type_)
 
 
+_CUSTOMERS = pa.schema([("customer_id", pa.int64()), ("part_day", pa.date32()), ("known_from", pa.date32())])
+
+
 class LakeView:
     """The committed raw partitions, read lazily and cached for one run."""
 
@@ -81,7 +86,9 @@ class LakeView:
         self._dates: dict[str, list[dt.date]] = {}
         self._manifests: dict[tuple[str, dt.date], Manifest | None] = {}
         self._keys: dict[tuple[str, dt.date], pa.ChunkedArray] = {}
-        self._customers: dict[dt.date, tuple[pa.ChunkedArray, pa.ChunkedArray | None]] = {}
+        self._customers_table = _CUSTOMERS.empty_table()
+        self._customers_read = dt.date.min
+        self._prefixes: dict[str, tuple[list[dt.date], list[str]]] = {}
         self._repeated: dict[str, pa.Table] = {}
 
     # -- partitions -------------------------------------------------------------------------
@@ -134,40 +141,80 @@ class LakeView:
 
         One group-by over the keys of every partition, cached: cheap for a run over many days.
         """
-        spec = contract(table)
         if table not in self._repeated:
-            parts = [self._keys_with_day(table, d) for d in self.dates(table)]
-            key_type = spec.schema.field(spec.key).type
-            schema = pa.schema([("key", key_type), ("day", pa.date32())])
-            every = pa.concat_tables(parts) if parts else schema.empty_table()
+            every = self._keys_with_days(table)
             stats = every.group_by("key").aggregate([("day", "min"), ("key", "count")])
             self._repeated[table] = stats.filter(pc.greater(stats["key_count"], 1))
         repeated = self._repeated[table]
         return repeated.filter(pc.less(repeated["day_min"], pa.scalar(day, pa.date32()))).column("key")
+
+    def _keys_with_days(self, table: str) -> pa.Table:
+        """(key, day) of every committed partition of ``table``: one scan, or one read per
+        partition if the scan fails (a corrupt file or a partition with another key type)."""
+        spec = contract(table)
+        key_type = spec.schema.field(spec.key).type
+        schema = pa.schema([("key", key_type), ("day", pa.date32())])
+        days = self.dates(table)
+        if not days:
+            return schema.empty_table()
+        try:
+            files = [
+                self.store.full_path(f"{self.partition(table, d)}/{name}")
+                for d in days
+                for name in self.manifest(table, d).files  # type: ignore[union-attr]
+            ]
+            partitioning = ds.partitioning(pa.schema([("date", pa.date32())]), flavor="hive")
+            dataset = ds.dataset(
+                files,
+                format="parquet",
+                filesystem=self.store.fs,
+                partitioning=partitioning,
+                partition_base_dir=self.store.full_path(spec.dataset),
+            )
+            scanned = dataset.to_table(columns=[spec.key, "date"])
+            return pa.table({"key": scanned.column(spec.key).cast(key_type), "day": scanned.column("date")})
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError):
+            parts = [self._keys_with_day(table, d) for d in days]
+            return pa.concat_tables(parts).cast(schema)
 
     def _keys_with_day(self, table: str, day: dt.date) -> pa.Table:
         keys = self.keys(table, day)
         days = pa.nulls(len(keys), pa.date32()).fill_null(pa.scalar(day, pa.date32()))
         return pa.table({"key": keys, "day": pa.chunked_array([days])})
 
-    def _customer_projection(self, day: dt.date) -> tuple[pa.ChunkedArray, pa.ChunkedArray | None]:
-        if day not in self._customers:
-            table = self.read("customers", day, ["customer_id", "signup_date"])
-            ids = _column(table, "customer_id", pa.int64())
-            ids = ids if ids is not None else pa.chunked_array([], pa.int64())
-            self._customers[day] = (ids, _column(table, "signup_date", pa.date32()))
-        return self._customers[day]
+    def _customers_upto(self, day: dt.date) -> pa.Table:
+        """(customer_id, part_day, known_from) of the customers partitions up to ``day``.
+
+        ``known_from`` is the later of the partition date and the signup date: the first day a
+        customer may appear in the facts. The table grows as later days are asked for.
+        """
+        new = [d for d in self.dates("customers") if self._customers_read < d <= day]
+        if new:
+            parts = [self._customers_table] + [self._customer_part(d) for d in new]
+            self._customers_table = pa.concat_tables(parts).combine_chunks()
+            self._customers_read = new[-1]
+        return self._customers_table
+
+    def _customer_part(self, day: dt.date) -> pa.Table:
+        table = self.read("customers", day, ["customer_id", "signup_date"])
+        ids = _column(table, "customer_id", pa.int64())
+        ids = ids if ids is not None else pa.chunked_array([pa.nulls(table.num_rows, pa.int64())])
+        when = pa.nulls(table.num_rows, pa.date32()).fill_null(pa.scalar(day, pa.date32()))
+        signup = _column(table, "signup_date", pa.date32())
+        known = when if signup is None else pc.max_element_wise(signup, when)
+        return pa.table({"customer_id": ids, "part_day": when, "known_from": known}, schema=_CUSTOMERS)
 
     def customer_ids(self, day: dt.date) -> pa.ChunkedArray:
         """Ids of the customers signed up on or before ``day`` (partitions up to and including it)."""
-        when = pa.scalar(day, pa.date32())
-        arrays = []
-        for d in self.dates("customers"):
-            if d > day:
-                break
-            ids, signup = self._customer_projection(d)
-            arrays.append(ids if signup is None else ids.filter(pc.less_equal(signup, when)))
-        return _concat(arrays, pa.int64())
+        table = self._customers_upto(day)
+        return table.filter(pc.less_equal(table["known_from"], pa.scalar(day, pa.date32()))).column(
+            "customer_id"
+        )
+
+    def customer_ids_before(self, day: dt.date) -> pa.ChunkedArray:
+        """Ids in the customers partitions before ``day`` (whatever their signup date)."""
+        table = self._customers_upto(day)
+        return table.filter(pc.less(table["part_day"], pa.scalar(day, pa.date32()))).column("customer_id")
 
     def catalogue_day(self, day: dt.date) -> dt.date | None:
         """The date of the products partition in force on ``day`` (the newest on or before it)."""
@@ -180,9 +227,21 @@ class LakeView:
         return None if in_force is None else self.keys("products", in_force)
 
     # -- cache key --------------------------------------------------------------------------
-    def _attempts(self, table: str, days: list[dt.date]) -> str:
-        text = "|".join(f"{d}:{m.attempt}" for d in days if (m := self.manifest(table, d)) is not None)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+    def _attempts(self, table: str, day: dt.date | None, inclusive: bool = True) -> str:
+        """A digest of the attempts of ``table``'s partitions up to ``day`` (cumulative, cached)."""
+        if table not in self._prefixes:
+            days, digests, running = self.dates(table), [], ""
+            for d in days:
+                manifest = self.manifest(table, d)
+                attempt = manifest.attempt if manifest else ""
+                running = hashlib.sha256(f"{running}|{d}:{attempt}".encode()).hexdigest()[:16]
+                digests.append(running)
+            self._prefixes[table] = (days, digests)
+        days, digests = self._prefixes[table]
+        if day is None:
+            return ""
+        index = (bisect.bisect_right if inclusive else bisect.bisect_left)(days, day)
+        return digests[index - 1] if index else ""
 
     def fingerprint(self, day: dt.date, settings: ValidationSettings) -> str:
         """A hash of everything a day's verdict depends on: its partitions, the reference
@@ -194,8 +253,8 @@ class LakeView:
             "rules": RULES_VERSION,
             "settings": settings.model_dump(mode="json"),
             "own": own,
-            "customers": self._attempts("customers", [d for d in self.dates("customers") if d <= day]),
-            "catalogue": self._attempts("products", [catalogue] if catalogue else []),
-            "earlier": self._attempts("transactions", [d for d in self.dates("transactions") if d < day]),
+            "customers": self._attempts("customers", day),
+            "catalogue": [str(catalogue), self._attempts("products", catalogue)],
+            "earlier": self._attempts("transactions", day, inclusive=False),
         }
         return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:24]

@@ -37,11 +37,11 @@ _PRICE_A = np.array([4.0, 2.0, 1.5])
 _PRICE_B = np.array([3.0, 4.0, 6.0])
 # Taste for data / voice / combo packs per segment, and for long validity.
 _CATEGORY_SHARE = np.array([[0.55, 0.15, 0.30], [0.25, 0.35, 0.40], [0.35, 0.08, 0.57]])
-_VALIDITY_TASTE = np.array([0.1, 0.5, 0.7])
+_VALIDITY_TASTE = np.array([0.6, 0.9, 1.0])
 # Daily hazard of starting to disengage, before the customer-level multipliers.
 BASE_HAZARD = 0.0011
 # Share of customers who use this SIM in spells (multi-SIM households are common in prepaid).
-ROTATOR_SHARE = 0.25
+ROTATOR_SHARE = 0.35
 
 
 @dataclass(frozen=True)

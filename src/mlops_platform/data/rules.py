@@ -211,12 +211,19 @@ def check_unique_key(checker: TableChecker, earlier_keys: pa.Array | None) -> No
     if checker.spec.name not in UNIQUE_KEY_TABLES or not checker.has(key):
         return
     column = checker.table.column(key)
-    counts = checker.table.select([key]).group_by(key).aggregate([(key, "count")])
-    repeated = counts.filter(pc.greater(counts[f"{key}_count"], 1)).column(key)
-    checker.record(R_UNIQUE, key, pc.is_in(column, value_set=repeated), "repeated within the day")
+    if len(pc.unique(column)) == len(column):
+        checker.passed(R_UNIQUE)
+    else:
+        _record_repeated(checker, key, column)
     if earlier_keys is not None and len(earlier_keys):
         mask = pc.is_in(column, value_set=earlier_keys)
         checker.record(R_UNIQUE, key, mask, "already used on an earlier day")
+
+
+def _record_repeated(checker: TableChecker, key: str, column: pa.ChunkedArray) -> None:
+    counts = checker.table.select([key]).group_by(key).aggregate([(key, "count")])
+    repeated = counts.filter(pc.greater(counts[f"{key}_count"], 1)).column(key)
+    checker.record(R_UNIQUE, key, pc.is_in(column, value_set=repeated), "repeated within the day")
 
 
 def check_non_negative(checker: TableChecker) -> None:

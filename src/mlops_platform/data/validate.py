@@ -123,7 +123,7 @@ def references(view: LakeView, table: str, day: dt.date, candidate: bool = False
     needs_products = table in ("transactions", "events")
     earlier = None
     if table == "customers":
-        earlier = view.keys_before(table, day)
+        earlier = view.customer_ids_before(day)
     elif table == "transactions":
         earlier = view.keys_before(table, day) if candidate else view.repeated_keys_before(table, day)
     return References(

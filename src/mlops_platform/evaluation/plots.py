@@ -103,7 +103,9 @@ def feature_importance_figure(
     """Horizontal bars of the ``top`` most important features, largest at the top."""
     values = pd.Series(importance, dtype=float).sort_values(ascending=False).head(top)[::-1]
     figure, axes = _new_figure(title, size=(6.0, max(3.0, 0.3 * len(values) + 1.0)))
-    axes.barh(values.index.astype(str), values.to_numpy())
+    positions = np.arange(len(values))
+    axes.barh(positions, values.to_numpy())
+    axes.set_yticks(positions, values.index.astype(str))
     axes.set(xlabel="importance")
     return figure
 
@@ -135,9 +137,10 @@ def bar_figure(values: Mapping[str, float] | pd.Series, title: str, xlabel: str,
     """Vertical bars of ``values`` in their given order (segment sizes, scores by k, ...)."""
     series = pd.Series(values, dtype=float)
     figure, axes = _new_figure(title)
-    axes.bar(series.index.astype(str), series.to_numpy())
+    positions = np.arange(len(series))
+    axes.bar(positions, series.to_numpy())
+    axes.set_xticks(positions, series.index.astype(str), rotation=30, ha="right")
     axes.set(xlabel=xlabel, ylabel=ylabel)
-    axes.tick_params(axis="x", labelrotation=30)
     return figure
 
 

@@ -21,6 +21,7 @@ from xgboost import XGBClassifier
 
 from mlops_platform.errors import InputError
 from mlops_platform.models.base import register_model
+from mlops_platform.models.boosters import gain_importance
 from mlops_platform.models.classifier import BinaryClassifierModel
 
 _logger = logging.getLogger(__name__)
@@ -90,8 +91,7 @@ class ChurnModel(BinaryClassifierModel):
         booster.fit(x_train, y_train, eval_set=[(x_val, y_val)], verbose=False)
         self.model_ = booster
         self.best_iteration_ = int(getattr(booster, "best_iteration", params["n_estimators"] - 1))
-        gains = booster.get_booster().get_score(importance_type="total_gain")
-        self.feature_importance_ = pd.Series({name: float(gains.get(name, 0.0)) for name in self.features_})
+        self.feature_importance_ = gain_importance(booster, self.features_)
         _logger.info(
             "churn: scale_pos_weight %.2f, best iteration %d", self.scale_pos_weight_, self.best_iteration_
         )

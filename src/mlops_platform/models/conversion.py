@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import lightgbm
 import numpy as np
 import pandas as pd
 from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC
@@ -30,6 +29,7 @@ from sklearn.metrics import average_precision_score
 
 from mlops_platform.errors import InputError
 from mlops_platform.models.base import register_model
+from mlops_platform.models.boosters import fit_early_stopping, gain_importance
 from mlops_platform.models.classifier import BinaryClassifierModel
 
 _logger = logging.getLogger(__name__)
@@ -129,8 +129,7 @@ class ConversionModel(BinaryClassifierModel):
             random_state=self.seed,
             verbose=-1,
         )
-        stop = lightgbm.early_stopping(params["early_stopping_rounds"], first_metric_only=True, verbose=False)
-        return booster.fit(x_train, y_train, eval_set=[(x_val, y_val)], callbacks=[stop])
+        return fit_early_stopping(booster, x_train, y_train, x_val, y_val, params["early_stopping_rounds"])
 
     def _fit_model(
         self, params: dict[str, Any], x_train: pd.DataFrame, y_train: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray
@@ -156,8 +155,7 @@ class ConversionModel(BinaryClassifierModel):
             raise InputError("conversion: no imbalance strategy could be fitted")
         self.strategy_ = max(self.strategy_scores_, key=self.strategy_scores_.__getitem__)
         self.model_ = boosters[self.strategy_]
-        gains = self.model_.booster_.feature_importance(importance_type="gain")
-        self.feature_importance_ = pd.Series(gains.astype(float), index=self.features_)
+        self.feature_importance_ = gain_importance(self.model_, self.features_)
         _logger.info("conversion: strategy %s chosen; validation PR-AUC %s", self.strategy_, self.strategy_scores_)
 
     def _evaluation_extras(self) -> tuple[list[str], dict[str, pd.DataFrame]]:
