@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import platform
 import resource
 import shutil
@@ -108,27 +107,22 @@ def child_pandas(lake: str, out: str) -> dict[str, Any]:
 
 
 def _scan_inputs(lake: str) -> list[tuple[str, Any, list[str]]]:
-    """(table, lazy dataset, columns) of every raw input of the build, same partitions and columns."""
+    """(view, lazy dataset, columns) of every raw read of the build: its partitions, its columns."""
     from mlops_platform.data.raw import raw_dataset
-    from mlops_platform.features.snapshot import INPUT_COLUMNS, input_ranges
+    from mlops_platform.features.snapshot_sql import scan_plan
     from mlops_platform.storage import ObjectStore, date_partition
 
     settings, store = _settings(lake), ObjectStore(lake)
     inputs = [
-        (table, raw_dataset(store, table, start, end), list(INPUT_COLUMNS[table]))
-        for table, (start, end) in input_ranges(settings.features, SNAPSHOT_DATE).items()
+        (scan.view, raw_dataset(store, scan.table, scan.start, scan.end), list(scan.columns))
+        for scan in scan_plan(settings.features, SNAPSHOT_DATE)
     ]
-    inputs.append(
-        (
-            "customers",
-            raw_dataset(store, "customers", None, SNAPSHOT_DATE),
-            ["customer_id", "signup_date", "segment"],
-        )
-    )
+    customers = raw_dataset(store, "customers", None, SNAPSHOT_DATE)
+    inputs.append(("customers", customers, ["customer_id", "signup_date", "segment"]))
     products_day = max(d for d in store.list_dates("raw/products") if d < SNAPSHOT_DATE)
     products = store.dataset([date_partition("raw/products", products_day)])
     inputs.append(("products", products, ["product_id", "category"]))
-    return inputs
+    return [(view, data, columns) for view, data, columns in inputs if data is not None]
 
 
 def child_scan_arrow(lake: str, repeat: int) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The baseline of the feature-snapshot benchmark: the same features in plain pandas.
 
-It reads the same partitions and columns as the platform build (pyarrow -> ``to_pandas``) and
-computes every feature with boolean masks and ``groupby`` per customer, the way a data
-scientist would write it in a notebook. Variances use sums of squares with the missing days
-as zeros.
+It reads the same partitions as the platform build (pyarrow -> ``to_pandas``), each table's
+window once with every column its features use, and computes every feature with boolean masks
+and ``groupby`` per customer, the way a data scientist would write it in a notebook. (The build
+reads the older part of the activity window with fewer columns: that pruning is part of what
+is measured.) Variances use sums of squares with the missing days as zeros.
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ import pandas as pd
 from mlops_platform.config import FeatureSettings
 from mlops_platform.data.raw import raw_dataset, read_customers, read_products
 from mlops_platform.data.schemas import contract
-from mlops_platform.features.snapshot import INPUT_COLUMNS, Windows, input_ranges
+from mlops_platform.features.snapshot_sql import Scan, Windows, scan_plan
 from mlops_platform.storage import ObjectStore
 
 
-def _read(store: ObjectStore, table: str, start: dt.date, end: dt.date) -> pd.DataFrame:
-    columns = list(INPUT_COLUMNS[table])
-    dataset = raw_dataset(store, table, start, end)
-    arrow = (
-        contract(table).schema.empty_table().select(columns) if dataset is None else dataset.to_table(columns)
-    )
+def _read(store: ObjectStore, table: str, scans: list[Scan]) -> pd.DataFrame:
+    """The whole window of ``table`` the build reads, once, with every column a feature uses."""
+    mine = [scan for scan in scans if scan.table == table]
+    columns = list(dict.fromkeys(c for scan in mine for c in scan.columns))
+    dataset = raw_dataset(store, table, min(s.start for s in mine), max(s.end for s in mine))
+    if dataset is None:
+        arrow = contract(table).schema.empty_table().select(columns)
+    else:
+        arrow = dataset.to_table(columns)
     return arrow.to_pandas(date_as_object=False, strings_to_categorical=True)
 
 
@@ -33,10 +37,14 @@ def _ts(day: dt.date) -> pd.Timestamp:
     return pd.Timestamp(day)
 
 
+def _used(df: pd.DataFrame) -> pd.Series:
+    return (df["data_mb"] > 0) | (df["voice_min"] > 0) | (df["sms"] > 0)
+
+
 def _usage(df: pd.DataFrame, w: Windows, s: FeatureSettings) -> pd.DataFrame:
     mb = df["data_mb"].astype("float64")
     short, long = df["date"] >= _ts(w.short), df["date"] >= _ts(w.long)
-    used = (df["data_mb"] > 0) | (df["voice_min"] > 0) | (df["sms"] > 0)
+    used = _used(df)
     parts = pd.DataFrame(
         {
             "customer_id": df["customer_id"],
@@ -102,14 +110,14 @@ def _bucket(arpu: pd.Series, edges: tuple[float, float, float]) -> pd.Series:
 def pandas_snapshot(store: ObjectStore, settings: FeatureSettings, day: dt.date) -> pd.DataFrame:
     """The snapshot of ``day`` computed in pandas (one row per customer, sorted by id)."""
     w = Windows.of(settings, day)
-    ranges = input_ranges(settings, day)
+    scans = scan_plan(settings, day)
     customers = read_customers(store, day).to_pandas(date_as_object=False).set_index("customer_id")
     categories = (
         read_products(store, day - dt.timedelta(days=1)).to_pandas().set_index("product_id")["category"]
     )
-    u = _usage(_read(store, "usage", *ranges["usage"]), w, settings)
-    t = _transactions(_read(store, "transactions", *ranges["transactions"]), w, categories)
-    e = _events(_read(store, "events", *ranges["events"]), w)
+    u = _usage(_read(store, "usage", scans), w, settings)
+    t = _transactions(_read(store, "transactions", scans), w, categories)
+    e = _events(_read(store, "events", scans), w)
     active = pd.Index(u.index[u["active"] > 0]).union(t.index[t["active"]]).union(e.index[e["active"]])
     df = customers.loc[customers.index.isin(active), ["signup_date", "segment"]].sort_index()
     df = df.join(u.drop(columns="active")).join(t.drop(columns="active")).join(e.drop(columns="active"))

@@ -20,7 +20,6 @@ from mlflow import MlflowClient
 
 from mlops_platform import registry, tracking
 from mlops_platform.config import ModelSettings, ModelsSettings, PlatformSettings, Target
-from mlops_platform.errors import InputError
 from mlops_platform.features.definitions import categorical_features
 from mlops_platform.models.base import CustomerModel, EvaluationResult, TrainingData, get_model_class
 from mlops_platform.storage import ObjectStore
@@ -217,7 +216,10 @@ def _log_run(
     }
     tracking.log_artifacts(run_id, files, result.figures, result.tables)
     tracking.ensure_registered_model(client, name, f"{name} model of the customer-model zoo")
-    example = prepared.holdout.frame[prepared.train.features].head(5)
+    example = prepared.holdout.frame[prepared.train.features].head(5).copy()
+    for column in example.columns:
+        if isinstance(example[column].dtype, pd.CategoricalDtype):
+            example[column] = example[column].astype(object)
     output = model.predict_frame(prepared.holdout.frame.head(5))
     version_tags = {**tags, "summary": f"{settings.gate.metric}={result.metrics.get(settings.gate.metric, float('nan')):.4f}"}
     return tracking.log_model_version(client, run_id, name, CustomerModelPyfunc(model), example, output, version_tags)
@@ -262,13 +264,11 @@ def prepare_from_lake(
 
 
 def _horizon(platform: PlatformSettings, target: str | None) -> int:
+    """Days between a label date and the training date.
+
+    A labels partition holds every label, so it exists only once the longest horizon has
+    passed; every supervised model therefore plans with the longest horizon.
+    """
     if target is None:
         return 0
-    horizons = {
-        "churned_30d": platform.labels.churn_horizon_days,
-        "converted_7d": platform.labels.conversion_horizon_days,
-        "revenue_30d": platform.labels.revenue_horizon_days,
-    }
-    if target not in horizons:
-        raise InputError(f"unknown lake target {target!r}; known: {', '.join(horizons)}")
-    return horizons[target]
+    return platform.labels.longest_horizon_days

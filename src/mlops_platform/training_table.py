@@ -6,6 +6,7 @@ and the holdout is the newest rows when a time column is given, else a seeded st
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -61,9 +62,11 @@ def prepare_from_table(
 ) -> PreparedData:
     """Load ``path`` and split it into train and holdout for ``model``."""
     frame = read_table(path)
+    if target is None:
+        raise InputError(f"{model}: training on a table needs --target")
     data, report = prepare_table(frame, target, id_column=id_column, time_column=time_column)
-    for note in report.notes if hasattr(report, "notes") else []:
-        _logger.info("%s: %s", path, note)
+    for column, blanks in report.numeric_text.items():
+        _logger.warning("%s: column %s held numbers as text; %d blank value(s) became missing", path, column, blanks)
     seed = models.training_sets.seed
     train, holdout = split_holdout(data, share=0.2, seed=seed)
     sample = train.frame[train.features].sample(
@@ -83,7 +86,7 @@ def prepare_from_table(
         "holdout_rows": len(holdout.frame),
         "features": train.features,
         "positive_rate": _rate(train, target),
-        "preparation": json.loads(json.dumps(getattr(report, "__dict__", {}), default=str)),
+        "preparation": json.loads(json.dumps(dataclasses.asdict(report), default=str)),
     }
     return PreparedData(train, holdout, manifest, sample.reset_index(drop=True), window, f"table:{path}")
 

@@ -87,17 +87,18 @@ def test_classifier_scores_evaluates_and_beats_chance(model_fixture, split, requ
     assert scores.index.equals(holdout.frame.index)
     assert scores["score"].between(0, 1).all()
     assert 0 < model.threshold_ < 1
-    assert CLASSIFIER_METRICS <= set(result.metrics) and CLASSIFIER_METRICS <= set(result.baseline_metrics)
+    assert set(result.metrics) >= CLASSIFIER_METRICS
+    assert set(result.baseline_metrics) >= CLASSIFIER_METRICS
     assert result.metrics["roc_auc"] > 0.7
     assert result.metrics["pr_auc"] > holdout.frame["label"].mean()
     assert set(result.figures) == {"roc", "pr", "calibration", "confusion_matrix", "feature_importance"}
     assert "baseline_comparison" in result.tables
 
 
-def test_churn_weights_positives_by_the_class_ratio(churn, split):
-    labels = churn.validation_metrics_  # fitted on the training part of the fold
-    assert labels["roc_auc"] > 0.7
-    assert churn.scale_pos_weight_ == pytest.approx(3.0, rel=0.3)
+def test_churn_weights_positives_by_the_class_ratio_of_its_training_part(churn):
+    # about 20 % positives: negatives / positives is about 4
+    assert churn.scale_pos_weight_ == pytest.approx(4.0, rel=0.15)
+    assert churn.validation_metrics_["roc_auc"] > 0.7
 
 
 def test_conversion_chooses_a_strategy_and_never_resamples_validation_or_holdout(conversion, split):
@@ -132,7 +133,9 @@ def test_smote_keeps_the_original_rows_and_the_categorical_levels():
 
 
 def test_an_unknown_imbalance_strategy_is_refused(split):
-    with pytest.raises(InputError, match=r"unknown imbalance strategy oversample; known: none, class_weight, smote"):
+    with pytest.raises(
+        InputError, match=r"unknown imbalance strategy oversample; known: none, class_weight, smote"
+    ):
         ConversionModel({**FAST_BOOSTER, "strategies": ["oversample"]}).fit(split[0])
 
 
@@ -174,10 +177,17 @@ def test_revenue_refuses_negative_spend(spend_data):
 def behaviour() -> TrainingData:
     """Three behaviours: heavy data and spend, dormant and cheap, in between."""
     rng = np.random.default_rng(4)
-    centres = {"data_mb": (6000, 40, 900), "monthly_spend": (90, 6, 35), "days_since_last_activity": (1, 60, 8)}
+    centres = {
+        "data_mb": (6000, 40, 900),
+        "monthly_spend": (90, 6, 35),
+        "days_since_last_activity": (1, 60, 8),
+    }
     size = 150
     frame = pd.DataFrame(
-        {name: np.concatenate([rng.gamma(20, c / 20, size) for c in means]) for name, means in centres.items()}
+        {
+            name: np.concatenate([rng.gamma(20, c / 20, size) for c in means])
+            for name, means in centres.items()
+        }
     )
     frame["plan"] = pd.Categorical(rng.choice(["a", "b"], len(frame)))
     return TrainingData(frame, [*centres, "plan"], categorical=["plan"])
@@ -198,12 +208,15 @@ def test_segmentation_finds_k_in_range_with_unique_readable_names(behaviour):
     assert {"silhouette", "davies_bouldin", "k"} <= set(result.metrics)
     assert result.metrics["silhouette"] > 0.5
     assert result.tables["profile"]["share"].sum() == pytest.approx(1.0)
-    assert "data_mb" in model.log_columns_
 
 
 def test_segment_names_follow_the_centroid_and_are_made_unique():
     centroids = pd.DataFrame(
-        {"data_mb": [1.2, -1.0, 1.1, 0.0], "spend": [1.0, -0.9, 1.3, 0.1], "recency_days": [-0.8, 1.5, -0.7, 0.0]}
+        {
+            "data_mb": [1.2, -1.0, 1.1, 0.0],
+            "spend": [1.0, -0.9, 1.3, 0.1],
+            "recency_days": [-0.8, 1.5, -0.7, 0.0],
+        }
     )
 
     names = segment_names(centroids)
@@ -222,7 +235,9 @@ def test_models_are_registered_by_name():
 
 
 def test_an_unknown_model_name_lists_the_known_ones():
-    with pytest.raises(InputError, match=r"unknown model 'chrun'; known models: churn, conversion, revenue, segmentation"):
+    with pytest.raises(
+        InputError, match=r"unknown model 'chrun'; known models: churn, conversion, revenue, segmentation"
+    ):
         get_model_class("chrun")
 
 
@@ -253,7 +268,9 @@ def test_pyfunc_roundtrip_predicts_like_predict_frame(churn, split, tmp_path):
 
     holdout = split[1].frame
     path = tmp_path / "churn"
-    mlflow.pyfunc.save_model(path, python_model=CustomerModelPyfunc(churn), pip_requirements=["mlops-platform"])
+    mlflow.pyfunc.save_model(
+        path, python_model=CustomerModelPyfunc(churn), pip_requirements=["mlops-platform"]
+    )
     loaded = mlflow.pyfunc.load_model(str(path))
 
     served = loaded.predict(holdout.assign(unrelated=1))
@@ -271,7 +288,7 @@ def test_conversion_on_online_shoppers_matches_the_published_auroc():
     started = time.perf_counter()
     data, _ = prepare_table(pd.read_csv(ONLINE_SHOPPERS), target="Revenue")
     train, holdout = split_holdout(data, share=0.2, seed=7)
-    params = {**FAST_BOOSTER, "n_estimators": 80, "n_jobs": 2}
+    params = {**FAST_BOOSTER, "n_estimators": 80}
     model = ConversionModel(params, seed=7).fit(train)
     result = model.evaluate(holdout)
 
@@ -282,3 +299,13 @@ def test_conversion_on_online_shoppers_matches_the_published_auroc():
     )
     assert result.metrics["roc_auc"] > 0.85  # published AUROC 0.937
     assert result.metrics["pr_auc"] > result.baseline_metrics["pr_auc"] - 0.02
+
+
+def test_segmentation_logs_only_skewed_non_negative_features():
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"spend": rng.lognormal(3, 1, 300), "balance": rng.normal(0, 1, 300)})
+    data = TrainingData(frame, ["spend", "balance"])
+
+    model = SegmentationModel({"k_min": 2, "k_max": 3}, seed=0).fit(data)
+
+    assert model.log_columns_ == ["spend"]

@@ -16,6 +16,7 @@ from mlops_platform.config import PlatformSettings, load_platform_settings
 from mlops_platform.data.raw import write_raw
 from mlops_platform.data.validate import (
     check_history_coverage,
+    ensure_history,
     ensure_valid,
     read_report,
     report_path,
@@ -127,6 +128,41 @@ def test_transaction_ids_reused_from_an_earlier_day(store: ObjectStore, settings
     write_raw(store, "transactions", before, earlier)
     assert validate_day(store, settings, before).passed
     _fails(store, settings, r"'unique key' broken by 1 row\(s\) \(already used on an earlier day\); .*id 4$")
+
+
+def test_both_backends_see_reused_ids_and_store_the_report(any_uri: str, settings: PlatformSettings) -> None:
+    store = ObjectStore(any_uri)
+    good_lake(store)
+    before = DAY - dt.timedelta(days=1)
+    write_raw(
+        store, "transactions", before, transactions(transaction_id=[7, 8, 9, 4], customer_id=[1, 2, 1, 2])
+    )
+    report = validate_day(store, settings, DAY)
+    assert [v.message() for v in report.violations] == [
+        "transactions.transaction_id: rule 'unique key' broken by 1 row(s) (already used on an earlier day); "
+        "e.g. transaction_id 4"
+    ]
+    stored = read_report(store, DAY)
+    assert stored is not None and stored["passed"] is False
+
+
+def test_missing_keys_are_not_duplicates(store: ObjectStore, settings: PlatformSettings) -> None:
+    good_lake(store)
+    ids = list(range(1, 41))
+    rows = pa.table(
+        {
+            "transaction_id": pa.array([None, None] + ids, pa.int64()),
+            "customer_id": pa.array([1] * 42, pa.int64()),
+            "product_id": pa.array([10] * 42, pa.int64()),
+            "ts": pa.array([TS] * 42, pa.timestamp("us")),
+            "quantity": pa.array([1] * 42, pa.int32()),
+            "amount_idr": [1.0] * 42,
+        },
+        schema=transactions().schema,
+    )
+    write_raw(store, "transactions", DAY, rows)
+    # 2 of 42 ids missing is under the 5% limit, and two missing ids are not a repeated id.
+    assert validate_day(store, settings, DAY).passed
 
 
 def test_unknown_product(store: ObjectStore, settings: PlatformSettings) -> None:
@@ -292,6 +328,9 @@ def test_history_coverage(store: ObjectStore, settings: PlatformSettings) -> Non
     assert "rule 'history coverage'" in short.violation.message()
     long_enough = check_history_coverage(store, settings, first + dt.timedelta(days=183))
     assert long_enough.passed and long_enough.available_days == 183
+    assert ensure_history(store, settings, first + dt.timedelta(days=183)).earliest == first
+    with pytest.raises(DataValidationError, match=r"transactions\.ts: rule 'history coverage' broken"):
+        ensure_history(store, settings, first + dt.timedelta(days=182))
 
 
 # -- the command line ----------------------------------------------------------------------------

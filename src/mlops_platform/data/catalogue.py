@@ -7,6 +7,7 @@ A price change (the drift scenario) is a repriced copy of the same products.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -54,6 +55,18 @@ def _voice_price(minutes: float, validity: int) -> float:
 
 
 @dataclass(frozen=True)
+class ChoiceTerms:
+    """Product-side parts of the choice score."""
+
+    has_data: np.ndarray
+    has_voice: np.ndarray
+    log_data_per_day: np.ndarray
+    log_voice_per_day: np.ndarray
+    log_validity: np.ndarray
+    log_price: np.ndarray
+
+
+@dataclass(frozen=True)
 class Catalogue:
     """Products as parallel arrays (index i is product ``product_id[i]``)."""
 
@@ -67,6 +80,19 @@ class Catalogue:
 
     def __len__(self) -> int:
         return len(self.product_id)
+
+    @functools.cached_property
+    def choice_terms(self) -> ChoiceTerms:
+        """Per-product terms of :func:`choose_products`, computed once."""
+        validity = self.validity_days.astype(np.float64)
+        return ChoiceTerms(
+            has_data=self.data_mb > 0,
+            has_voice=self.voice_min > 0,
+            log_data_per_day=np.log(self.data_mb / validity + 1.0),
+            log_voice_per_day=np.log(self.voice_min / validity + 1.0),
+            log_validity=np.log(validity),
+            log_price=np.log(self.price_idr / 10_000.0),
+        )
 
     def to_table(self) -> pa.Table:
         """The catalogue as a ``products`` table."""
@@ -124,10 +150,9 @@ class Shoppers:
     clicked: np.ndarray  # product index clicked recently (or -1)
 
 
-def _fit(per_day: np.ndarray, need: np.ndarray, weight: float) -> np.ndarray:
-    """Score of a quota against a need: 0 at a perfect match, falling with the log ratio."""
-    ratio = np.log((per_day[None, :] + 1.0) / (need[:, None] * 1.1 + 1.0))
-    return -weight * ratio**2
+def _fit(log_quota: np.ndarray, need: np.ndarray, weight: float) -> np.ndarray:
+    """Score of daily quotas against daily needs: 0 at a perfect match, falling with the log ratio."""
+    return -weight * (log_quota[None, :] - np.log(need * 1.1 + 1.0)[:, None]) ** 2
 
 
 def choose_products(catalogue: Catalogue, shoppers: Shoppers, rng: np.random.Generator) -> np.ndarray:
@@ -135,16 +160,20 @@ def choose_products(catalogue: Catalogue, shoppers: Shoppers, rng: np.random.Gen
     n = len(shoppers.current)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    validity = catalogue.validity_days.astype(np.float64)
-    has_data = catalogue.data_mb > 0
-    has_voice = catalogue.voice_min > 0
-    data_fit = np.where(has_data, _fit(catalogue.data_mb / validity, shoppers.data_mb_per_day, 0.6), 0.0)
-    data_fit -= np.where(has_data, 0.0, 0.5 * np.log1p(shoppers.data_mb_per_day / 100.0)[:, None])
-    voice_fit = np.where(has_voice, _fit(catalogue.voice_min / validity, shoppers.voice_min_per_day, 0.4), 0.0)
-    voice_fit -= np.where(has_voice, 0.0, 0.3 * np.log1p(shoppers.voice_min_per_day / 10.0)[:, None])
+    terms = catalogue.choice_terms
+    data_fit = np.where(
+        terms.has_data,
+        _fit(terms.log_data_per_day, shoppers.data_mb_per_day, 0.6),
+        -0.5 * np.log1p(shoppers.data_mb_per_day / 100.0)[:, None],
+    )
+    voice_fit = np.where(
+        terms.has_voice,
+        _fit(terms.log_voice_per_day, shoppers.voice_min_per_day, 0.4),
+        -0.3 * np.log1p(shoppers.voice_min_per_day / 10.0)[:, None],
+    )
     score = shoppers.category_logit[:, catalogue.category] + data_fit + voice_fit
-    score += shoppers.validity_taste[:, None] * np.log(validity)[None, :]
-    score -= 0.8 * shoppers.price_sensitivity[:, None] * np.log(catalogue.price_idr / 10_000.0)[None, :]
+    score += shoppers.validity_taste[:, None] * terms.log_validity[None, :]
+    score -= 0.8 * shoppers.price_sensitivity[:, None] * terms.log_price[None, :]
     rows = np.arange(n)
     held = shoppers.current >= 0
     score[rows[held], shoppers.current[held]] += 3.0

@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlops_platform.cli_support import get_context, out, parse_date, track, user_errors
+from mlops_platform.cli_support import get_context, out, parse_date, progress, track, user_errors
+from mlops_platform.data.generate import GeneratorConfig, generate_to_store
 from mlops_platform.data.importers import SOURCES, ColumnMapping, Job, import_file
 from mlops_platform.data.lake_view import LakeView
 from mlops_platform.data.loading import load_file
@@ -26,6 +27,54 @@ from mlops_platform.data.validate import (
 from mlops_platform.errors import DataValidationError, InputError
 
 app = typer.Typer(help="Raw data: generate demo data, import real files, validate.", no_args_is_help=True)
+
+
+# -- generate -------------------------------------------------------------------------------------
+
+
+@app.command("generate")
+@user_errors
+def generate_command(
+    ctx: typer.Context,
+    customers: Annotated[
+        int | None, typer.Option("--customers", help="Number of customers (default: generator.customers).")
+    ] = None,
+    days: Annotated[
+        int | None, typer.Option("--days", help="Days to simulate (default: generator.days).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (default: generator.seed).")] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="First day, YYYY-MM-DD (default: dates.start).")
+    ] = None,
+    drift_from: Annotated[
+        str | None,
+        typer.Option(
+            "--drift-from", help="From this day on: data-usage surge, new prices, engagement shift."
+        ),
+    ] = None,
+) -> None:
+    """Generate a seeded demo telco into the lake: one raw partition per table and day.
+
+    The same options and seed always give the same tables; partitions of the same dates are replaced.
+    """
+    context = get_context(ctx)
+    defaults = context.settings.generator
+    config = GeneratorConfig(
+        customers=defaults.customers if customers is None else customers,
+        days=defaults.days if days is None else days,
+        seed=defaults.seed if seed is None else seed,
+        start=context.settings.dates.start if start is None else parse_date(start, "start"),
+        drift_from=None if drift_from is None else parse_date(drift_from, "drift-from"),
+    )
+    started = time.perf_counter()
+    with progress() as bar:
+        task = bar.add_task("generating days", total=config.days)
+        summary = generate_to_store(context.store, config, on_day=lambda _day: bar.advance(task))
+    for line in summary.lines():
+        out.print(line, highlight=False)
+    out.print(
+        f"written to {context.store.url('raw')} in {time.perf_counter() - started:.1f} s", highlight=False
+    )
 
 
 # -- validate, load, import ---------------------------------------------------------------------

@@ -4,7 +4,8 @@ The simulation walks day by day and is vectorised over customers. Each customer 
 as it runs out (validity over or data quota used up) a purchase becomes likely, and the pack
 chosen depends on segment, usage and recent offer clicks. A hidden disengagement process drives
 churn: after its onset usage fades over a few weeks and then stops for good (some customers
-leave at once); temporary dips that end in recovery make it learnable but not trivial.
+leave at once). Temporary dips, and weeks-long silent spells of customers who use a second SIM,
+end in recovery: churn is learnable but not trivial.
 With ``drift_from`` the behaviour shifts from that day on: a data-usage surge, new prices and
 more but less clicky app sessions. The same config and seed always give the same tables.
 """
@@ -61,7 +62,10 @@ class GeneratorConfig:
     drift_from: dt.date | None = None
 
     def __post_init__(self) -> None:
-        for option, value, top in (("customers", self.customers, MAX_CUSTOMERS), ("days", self.days, MAX_DAYS)):
+        for option, value, top in (
+            ("customers", self.customers, MAX_CUSTOMERS),
+            ("days", self.days, MAX_DAYS),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= top:
                 raise InputError(f"--{option} must be a whole number from 1 to {top:,}, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -107,7 +111,8 @@ class GenerationSummary:
         drift = f", drift from {cfg.drift_from}" if cfg.drift_from else ""
         head = [
             f"generated {cfg.start} .. {cfg.last_day} ({cfg.days} days, seed {cfg.seed}{drift})",
-            f"customers: {cfg.customers:,} ({self.churned:,} churned, {self.active_at_end:,} active at the end)",
+            f"customers: {cfg.customers:,} "
+            f"({self.churned:,} churned, {self.active_at_end:,} active at the end)",
         ]
         return head + [f"  {name:<13}{count:>12,} rows" for name, count in self.rows.items()]
 
@@ -148,6 +153,7 @@ class TelcoSimulator:
         self._click_day = np.full(n, -NEVER, dtype=np.int64)
         self._clicked = np.full(n, -1, dtype=np.int64)
         self._next_transaction = 1
+        self._next_day = 0
         self._start_packs()
         self._start_declines()
 
@@ -157,7 +163,7 @@ class TelcoSimulator:
         recent = t - self._click_day[who] <= 3
         return Shoppers(
             category_logit=pop.category_logit[who],
-            data_mb_per_day=pop.data_mb[who] * self._surge(t)[who],
+            data_mb_per_day=pop.data_mb[who] * self._surge(t, who),
             voice_min_per_day=pop.voice_min[who],
             price_sensitivity=pop.price_sensitivity[who],
             validity_taste=pop.validity_taste[who],
@@ -183,7 +189,9 @@ class TelcoSimulator:
         self.onset_day[fading] = onset[fading]
         self.churn_day[fading] = np.maximum(onset + self._rng.integers(14, 43, len(pop)), 1)[fading]
 
-    def _give_pack(self, who: np.ndarray, choice: np.ndarray, quantity: np.ndarray, until: np.ndarray) -> None:
+    def _give_pack(
+        self, who: np.ndarray, choice: np.ndarray, quantity: np.ndarray, until: np.ndarray
+    ) -> None:
         """A new pack replaces the one held (leftovers are lost); valid before day ``until``."""
         self._pack[who] = choice
         self._expiry[who] = until
@@ -196,26 +204,28 @@ class TelcoSimulator:
         drift = self.config.drift_day
         return drift is not None and t >= drift
 
-    def _surge(self, t: int) -> np.ndarray:
-        return np.where(self.population.surge, 1.6, 1.0) if self._drifted(t) else np.ones(len(self.population))
+    def _surge(self, t: int, who: np.ndarray) -> np.ndarray:
+        """Data-usage multiplier of customers ``who`` on day ``t``."""
+        if not self._drifted(t):
+            return np.ones(len(who))
+        return np.where(self.population.surge[who], 1.6, 1.0)
 
     def _update_churn(self, t: int) -> np.ndarray:
-        """Start disengagements and dips; return who is signed up and not churned on day ``t``."""
+        """Start disengagements, dips and silent spells; return who is signed up and not churned."""
         pop, rng, n = self.population, self._rng, len(self.population)
         alive = (pop.signup_day <= t) & (self.churn_day > t)
-        tenure = t - pop.signup_day
-        hazard = pop.hazard * (1.0 + 2.5 * np.exp(-tenure / 120.0))
+        hazard = pop.hazard * (1.0 + 2.5 * np.exp((pop.signup_day - t) / 120.0))  # short tenure: riskier
         if self._drifted(t):
             hazard *= 1.0 + 0.8 * pop.price_sensitivity
-        onset = alive & (self.onset_day == NEVER) & (rng.random(n) < hazard)
-        duration = np.where(rng.random(n) < 0.2, 0, rng.integers(14, 43, n))
+        onset = np.flatnonzero(alive & (self.onset_day == NEVER) & (rng.random(n) < hazard))
+        sudden = rng.random(len(onset)) < 0.2
         self.onset_day[onset] = t
-        self.churn_day[onset] = t + duration[onset]
-        dip = alive & (self._dip_end < t) & (rng.random(n) < 0.003)
-        self._dip_end[dip] = t + rng.integers(5, 36, n)[dip]
-        self._dip_depth[dip] = rng.uniform(0.0, 0.6, n)[dip]
-        off = alive & pop.rotator & (self._off_until < t) & (rng.random(n) < 1.0 / 35.0)
-        self._off_until[off] = t + 4 + rng.geometric(1.0 / 25.0, n)[off]
+        self.churn_day[onset] = t + np.where(sudden, 0, rng.integers(14, 43, len(onset)))
+        dip = np.flatnonzero(alive & (self._dip_end < t) & (rng.random(n) < 0.003))
+        self._dip_end[dip] = t + rng.integers(5, 36, len(dip))
+        self._dip_depth[dip] = rng.uniform(0.0, 0.6, len(dip))
+        off = np.flatnonzero(alive & pop.rotator & (self._off_until < t) & (rng.random(n) < 1.0 / 30.0))
+        self._off_until[off] = t + 4 + rng.geometric(1.0 / 30.0, len(off))
         return alive & (self.churn_day > t)
 
     def _activity(self, t: int) -> tuple[np.ndarray, np.ndarray]:
@@ -234,7 +244,7 @@ class TelcoSimulator:
         pop, rng, k = self.population, self._rng, len(who)
         weekday = (self.config.start + dt.timedelta(days=t)).weekday()
         seg = pop.segment[who]
-        data = pop.data_mb[who] * self._surge(t)[who] * _WEEK_DATA[seg, weekday] * level[who]
+        data = pop.data_mb[who] * self._surge(t, who) * _WEEK_DATA[seg, weekday] * level[who]
         data *= rng.lognormal(-0.18, 0.6, k) * (rng.random(k) >= 0.04)
         voice = pop.voice_min[who] * (0.9 if self._drifted(t) else 1.0) * _WEEK_VOICE[seg, weekday]
         voice *= level[who] * rng.lognormal(-0.32, 0.8, k) * (rng.random(k) >= 0.12)
@@ -273,8 +283,12 @@ class TelcoSimulator:
         self._click_day[show_owner[clicked]] = t
         self._clicked[show_owner[clicked]] = shown[clicked]
         click_ts = show_ts[clicked] + rng.exponential(20e6, int(clicked.sum())).astype(np.int64)
-        parts = [(owner, start, 0, None), (view_owner, view_ts, 1, None),
-                 (show_owner[clicked], click_ts, 2, shown[clicked]), (show_owner, show_ts, 3, shown)]  # fmt: skip
+        parts = [
+            (owner, start, 0, None),
+            (view_owner, view_ts, 1, None),
+            (show_owner[clicked], click_ts, 2, shown[clicked]),
+            (show_owner, show_ts, 3, shown),
+        ]
         ids = np.concatenate([pop.customer_id[p[0]] for p in parts])
         micros = np.minimum(np.concatenate([p[1] for p in parts]), _US_PER_DAY - 1)
         kinds = np.concatenate([np.full(len(p[0]), p[2]) for p in parts])
@@ -290,11 +304,13 @@ class TelcoSimulator:
         )
 
     def _purchases(self, t: int, who: np.ndarray, level: np.ndarray) -> pa.Table:
-        """Buy when the pack runs out (or on a click); the choice follows taste and usage."""
+        """Buy when the pack runs out (or after a click); the choice follows taste and usage."""
         pop, rng = self.population, self._rng
         left = self._expiry[who] - t
         quota, used = self._quota[who], self._used[who]
-        spent = np.where(quota[:, 0] > 0, used[:, 0] >= quota[:, 0], (quota[:, 1] > 0) & (used[:, 1] >= quota[:, 1]))
+        spent = np.where(
+            quota[:, 0] > 0, used[:, 0] >= quota[:, 0], (quota[:, 1] > 0) & (used[:, 1] >= quota[:, 1])
+        )
         need = (left <= 0) | spent
         logit = -5.0 + 5.5 * need + 1.6 * (~need & (left <= 1)) + 1.5 * (t - self._click_day[who] <= 3)
         logit += 0.5 * np.log(pop.engagement[who]) - 1.5 * (pop.price_sensitivity[who] - 0.4)
@@ -322,7 +338,10 @@ class TelcoSimulator:
         )
 
     def day(self, t: int) -> DayTables:
-        """Simulate day ``t`` (days must be taken in order) and return its tables."""
+        """Simulate day ``t`` (days must be taken in order, from 0) and return its tables."""
+        if t != self._next_day:
+            raise ValueError(f"day {t} requested but the simulation is at day {self._next_day}")
+        self._next_day += 1
         alive = self._update_churn(t)
         level, silent = self._activity(t)
         who = np.flatnonzero(alive & (self._rng.random(len(alive)) >= silent))

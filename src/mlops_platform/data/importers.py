@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -41,9 +42,11 @@ import pyarrow.parquet as pq
 from mlops_platform.data.raw import write_raw
 from mlops_platform.data.schemas import CATEGORIES, SEGMENTS
 from mlops_platform.errors import InputError
-from mlops_platform.storage import ObjectStore
+from mlops_platform.storage import Manifest, ObjectStore
 
 VALIDITY_DAYS = 30
+# Partitions written at once: writes mostly wait on the disk or the network.
+WRITE_WORKERS = 4
 Job = tuple[str, dt.date, pa.Table]
 # Wraps the partition jobs, e.g. in a progress bar: progress(jobs, total) -> jobs.
 Progress = Callable[[Iterable[Job], int], Iterable[Job]]
@@ -114,16 +117,17 @@ class ImportCounts:
 
     def lines(self) -> list[str]:
         span = f"{self.first_day} .. {self.last_day}" if self.first_day else "none"
-        return [
-            f"rows read            {self.rows_read:>10,}",
-            f"cancellations        {self.cancelled:>10,}  (invoice 'C...' or quantity <= 0; dropped)",
-            f"missing customer     {self.missing_customer:>10,}  (dropped)",
-            f"invalid (date, code, price) {self.invalid:>3,}  (dropped)",
-            f"transactions written {self.rows_written:>10,}",
-            f"customers            {self.customers:>10,}",
-            f"products             {self.products:>10,}",
-            f"days                 {self.days:>10,}  ({span})",
+        rows = [
+            ("rows read", self.rows_read, ""),
+            ("cancellations", self.cancelled, "invoice 'C...' or quantity <= 0; dropped"),
+            ("missing customer", self.missing_customer, "dropped"),
+            ("invalid", self.invalid, "no date, stock code or quantity, or a negative price; dropped"),
+            ("transactions written", self.rows_written, ""),
+            ("customers", self.customers, ""),
+            ("products", self.products, ""),
+            ("days", self.days, span),
         ]
+        return [f"{label:<21}{count:>10,}" + (f"  ({note})" if note else "") for label, count, note in rows]
 
 
 @dataclass(frozen=True)
@@ -330,12 +334,34 @@ def write_import(
     raw: RawImport,
     progress: Progress | None = None,
     writer: str | None = None,
+    workers: int = WRITE_WORKERS,
 ) -> int:
-    """Commit every partition of ``raw`` (through ``progress(jobs, total)``); returns how many."""
+    """Commit every partition of ``raw`` with a few writer threads; returns how many.
+
+    Each partition commits atomically on its own; ``progress(done, total)`` wraps the
+    partitions as they finish (e.g. in a progress bar).
+    """
     jobs = partitions(raw)
-    for table_name, day, part in progress(jobs, len(jobs)) if progress else jobs:
-        write_raw(store, table_name, day, part, writer)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {
+            pool.submit(write_raw, store, name, day, part, writer): (name, day, part)
+            for name, day, part in jobs
+        }
+        done = (futures[f] for f in _finished(futures))
+        try:
+            for _ in progress(done, len(jobs)) if progress else done:
+                pass
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # stop at the first failure
+            raise
     return len(jobs)
+
+
+def _finished(futures: Iterable[Future[Manifest]]) -> Iterator[Future[Manifest]]:
+    """The futures as they complete; the first failure is raised."""
+    for future in as_completed(futures):
+        future.result()
+        yield future
 
 
 def import_file(

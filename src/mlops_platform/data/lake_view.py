@@ -32,6 +32,11 @@ RULES_VERSION = "1"
 class UnreadablePartition(DataValidationError):
     """A file named by a partition's manifest is not readable parquet."""
 
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: not a readable parquet file (rule: {R_READABLE}): {reason}")
+        self.url = url
+        self.reason = reason
+
 
 def read_manifest_files(
     store: ObjectStore, partition: str, manifest: Manifest, columns: Sequence[str] | None = None
@@ -52,9 +57,7 @@ def read_manifest_files(
                 tables.append(parquet.read(columns=wanted))
         except (pa.ArrowInvalid, OSError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise UnreadablePartition(
-                f"{store.url(path)}: not a readable parquet file (rule: {R_READABLE}): {reason}"
-            ) from None
+            raise UnreadablePartition(store.url(path), reason) from None
     if len(tables) == 1:
         return tables[0]
     return pa.concat_tables(tables, promote_options="permissive")

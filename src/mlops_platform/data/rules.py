@@ -216,14 +216,16 @@ def check_unique_key(checker: TableChecker, earlier_keys: pa.Array | None) -> No
     else:
         _record_repeated(checker, key, column)
     if earlier_keys is not None and len(earlier_keys):
-        mask = pc.is_in(column, value_set=earlier_keys)
+        mask = pc.is_in(column, value_set=earlier_keys, skip_nulls=True)
         checker.record(R_UNIQUE, key, mask, "already used on an earlier day")
 
 
 def _record_repeated(checker: TableChecker, key: str, column: pa.ChunkedArray) -> None:
+    """Rows whose key another row of the partition has too (missing keys are not repeats)."""
     counts = checker.table.select([key]).group_by(key).aggregate([(key, "count")])
     repeated = counts.filter(pc.greater(counts[f"{key}_count"], 1)).column(key)
-    checker.record(R_UNIQUE, key, pc.is_in(column, value_set=repeated), "repeated within the day")
+    mask = pc.is_in(column, value_set=repeated, skip_nulls=True)
+    checker.record(R_UNIQUE, key, mask, "repeated within the day")
 
 
 def check_non_negative(checker: TableChecker) -> None:

@@ -152,7 +152,7 @@ def check_partition(
 
 
 def _unreadable(table: str, rows: int, exc: UnreadablePartition) -> TableCheck:
-    detail = str(exc).split(f" (rule: {R_READABLE})")[0]
+    detail = f"{exc.url}: {exc.reason}"
     violation = RuleViolation(table, "", R_READABLE, rows, (), detail)
     return TableCheck(table=table, rows=rows, rules={R_READABLE: False}, violations=[violation])
 
@@ -287,3 +287,11 @@ def check_history_coverage(
         shown = tuple(d.isoformat() for d in missing[: settings.validation.example_ids])
         violation = RuleViolation("transactions", "ts", R_HISTORY, 0, shown, detail, "missing days")
     return HistoryCoverage(training_date, need, earliest, missing, violation)
+
+
+def ensure_history(store: ObjectStore, settings: PlatformSettings, training_date: dt.date) -> HistoryCoverage:
+    """:func:`check_history_coverage`, raising DataValidationError if there is too little history."""
+    coverage = check_history_coverage(store, settings, training_date)
+    if coverage.violation is not None:
+        raise DataValidationError(coverage.violation.message())
+    return coverage

@@ -120,7 +120,9 @@ def residuals_figure(y_true: ArrayLike, y_pred: ArrayLike, title: str = "Residua
     return figure
 
 
-def predicted_vs_actual_figure(y_true: ArrayLike, y_pred: ArrayLike, title: str = "Predicted vs actual") -> Figure:
+def predicted_vs_actual_figure(
+    y_true: ArrayLike, y_pred: ArrayLike, title: str = "Predicted vs actual"
+) -> Figure:
     """Scatter of predictions against actuals, with the identity line."""
     y, p = _arrays(y_true, y_pred)
     figure, axes = _new_figure(title)

@@ -57,7 +57,9 @@ class TrainingData:
             raise InputError(f"training data: missing column(s) {', '.join(missing)}")
         clash = [name for name in roles if name is not None and name in self.features]
         if clash:
-            raise InputError(f"training data: {', '.join(clash)} cannot be both a feature and a target/id/time")
+            raise InputError(
+                f"training data: {', '.join(clash)} cannot be both a feature and a target/id/time"
+            )
         stray = [name for name in self.categorical if name not in self.features]
         if stray:
             raise InputError(f"training data: categorical column(s) {', '.join(stray)} are not features")
@@ -223,9 +225,7 @@ class CustomerModel(ABC):
         text = [name for name in data.features if columns.is_text(data.frame[name])]
         categorical = list(dict.fromkeys([*data.categorical, *text]))
         self.features_ = list(data.features)
-        self.categories_ = {
-            name: columns.to_category(data.frame[name].astype("string")).dtype for name in categorical
-        }
+        self.categories_ = {name: columns.to_category(data.frame[name]).dtype for name in categorical}
         self.target_ = data.target
         self.id_column_ = data.id_column
         self.time_column_ = data.time_column

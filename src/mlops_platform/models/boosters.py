@@ -18,7 +18,15 @@ from xgboost import XGBClassifier, XGBRegressor
 from mlops_platform.errors import InputError
 
 LIBRARIES = ("lightgbm", "xgboost")
-SHARED_KEYS = ("n_estimators", "learning_rate", "max_depth", "subsample", "colsample_bytree", "reg_lambda", "n_jobs")
+SHARED_KEYS = (
+    "n_estimators",
+    "learning_rate",
+    "max_depth",
+    "subsample",
+    "colsample_bytree",
+    "reg_lambda",
+    "n_jobs",
+)
 
 
 def make_booster(library: str, kind: str, params: dict[str, Any], seed: int, **extra: Any) -> Any:

@@ -39,7 +39,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "early_stopping_rounds": 50,
     "eval_metric": "aucpr",
     "validation_share": 0.2,
-    "n_jobs": 2,
+    "n_jobs": 1,  # match the container CPU limit; OpenMP oversubscription is very slow
 }
 
 _BOOSTER_KEYS = (
@@ -67,7 +67,9 @@ def positive_weight(setting: Any, y: np.ndarray) -> float:
     try:
         return float(setting)
     except (TypeError, ValueError):
-        raise InputError(f"churn: scale_pos_weight must be 'auto', null or a number, got {setting!r}") from None
+        raise InputError(
+            f"churn: scale_pos_weight must be 'auto', null or a number, got {setting!r}"
+        ) from None
 
 
 @register_model("churn")
@@ -78,7 +80,12 @@ class ChurnModel(BinaryClassifierModel):
     default_params = DEFAULT_PARAMS
 
     def _fit_model(
-        self, params: dict[str, Any], x_train: pd.DataFrame, y_train: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray
+        self,
+        params: dict[str, Any],
+        x_train: pd.DataFrame,
+        y_train: np.ndarray,
+        x_val: pd.DataFrame,
+        y_val: np.ndarray,
     ) -> None:
         self.scale_pos_weight_ = positive_weight(params["scale_pos_weight"], y_train)
         booster = XGBClassifier(

@@ -64,7 +64,12 @@ class BinaryClassifierModel(CustomerModel):
 
     @abstractmethod
     def _fit_model(
-        self, params: dict[str, Any], x_train: pd.DataFrame, y_train: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray
+        self,
+        params: dict[str, Any],
+        x_train: pd.DataFrame,
+        y_train: np.ndarray,
+        x_val: pd.DataFrame,
+        y_val: np.ndarray,
     ) -> None:
         """Fit the main model on the training part, using the validation fold to stop early."""
 
@@ -96,7 +101,9 @@ class BinaryClassifierModel(CustomerModel):
         )
         return self
 
-    def _fit_baseline(self, x_train: pd.DataFrame, y_train: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray) -> None:
+    def _fit_baseline(
+        self, x_train: pd.DataFrame, y_train: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray
+    ) -> None:
         categorical = [name for name in self.features_ if name in self.categories_]
         numeric = [name for name in self.features_ if name not in self.categories_]
         self.baseline_ = logistic_baseline(numeric, categorical, seed=self.seed).fit(x_train, y_train)

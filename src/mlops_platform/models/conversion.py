@@ -50,7 +50,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "smote_k_neighbors": 5,
     "smote_sampling_strategy": "auto",
     "validation_share": 0.2,
-    "n_jobs": 2,
+    "n_jobs": 1,  # match the container CPU limit; OpenMP oversubscription is very slow
 }
 
 _BOOSTER_KEYS = (
@@ -132,7 +132,12 @@ class ConversionModel(BinaryClassifierModel):
         return fit_early_stopping(booster, x_train, y_train, x_val, y_val, params["early_stopping_rounds"])
 
     def _fit_model(
-        self, params: dict[str, Any], x_train: pd.DataFrame, y_train: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray
+        self,
+        params: dict[str, Any],
+        x_train: pd.DataFrame,
+        y_train: np.ndarray,
+        x_val: pd.DataFrame,
+        y_val: np.ndarray,
     ) -> None:
         strategies = list(params["strategies"])
         unknown = [name for name in strategies if name not in STRATEGIES]
@@ -156,14 +161,21 @@ class ConversionModel(BinaryClassifierModel):
         self.strategy_ = max(self.strategy_scores_, key=self.strategy_scores_.__getitem__)
         self.model_ = boosters[self.strategy_]
         self.feature_importance_ = gain_importance(self.model_, self.features_)
-        _logger.info("conversion: strategy %s chosen; validation PR-AUC %s", self.strategy_, self.strategy_scores_)
+        _logger.info(
+            "conversion: strategy %s chosen; validation PR-AUC %s", self.strategy_, self.strategy_scores_
+        )
 
     def _evaluation_extras(self) -> tuple[list[str], dict[str, pd.DataFrame]]:
         scores = ", ".join(f"{name} {value:.4f}" for name, value in self.strategy_scores_.items())
         table = pd.DataFrame(
-            {"strategy": list(self.strategy_scores_), "validation_pr_auc": list(self.strategy_scores_.values())}
+            {
+                "strategy": list(self.strategy_scores_),
+                "validation_pr_auc": list(self.strategy_scores_.values()),
+            }
         )
-        return [f"imbalance strategy {self.strategy_} (validation PR-AUC: {scores})"], {"strategy_scores": table}
+        return [f"imbalance strategy {self.strategy_} (validation PR-AUC: {scores})"], {
+            "strategy_scores": table
+        }
 
     def _scores(self, features: pd.DataFrame) -> np.ndarray:
         return self.model_.predict_proba(features)[:, 1]
