@@ -22,6 +22,7 @@ from mlops_platform.data.generate import GeneratorConfig, TelcoSimulator, genera
 from mlops_platform.data.raw import raw_dates, read_products, read_raw
 from mlops_platform.data.schemas import CATEGORIES, CONTRACTS, EVENT_TYPES, SEGMENTS
 from mlops_platform.errors import InputError
+from mlops_platform.storage import ObjectStore
 
 START = dt.date(2025, 1, 1)
 SMALL = GeneratorConfig(customers=300, days=60, seed=11, start=START)
@@ -176,8 +177,6 @@ def test_cli_generates_into_the_lake(config_dir: Path, local_uri: str):
     )
     assert result.exit_code == 0, result.output
     assert "customers: 200" in result.output and "transactions" in result.output
-    from mlops_platform.storage import ObjectStore
-
     store = ObjectStore(local_uri)
     days = raw_dates(store, "usage")
     assert days[0] == dt.date(2025, 2, 1) and len(days) == 20

@@ -6,8 +6,9 @@ chosen depends on segment, usage and recent offer clicks. A hidden disengagement
 churn: after its onset usage fades over a few weeks and then stops for good (some customers
 leave at once). Temporary dips, and weeks-long silent spells of customers who use a second SIM,
 end in recovery: churn is learnable but not trivial.
-With ``drift_from`` the behaviour shifts from that day on: a data-usage surge, new prices and
-more but less clicky app sessions. The same config and seed always give the same tables.
+With ``drift_from`` the behaviour shifts from that day on: a data-usage surge (fewer calls and
+texts), new prices, and more but less clicky app sessions.
+The same config and seed always give the same tables.
 """
 
 from __future__ import annotations
@@ -246,9 +247,10 @@ class TelcoSimulator:
         seg = pop.segment[who]
         data = pop.data_mb[who] * self._surge(t, who) * _WEEK_DATA[seg, weekday] * level[who]
         data *= rng.lognormal(-0.18, 0.6, k) * (rng.random(k) >= 0.04)
-        voice = pop.voice_min[who] * (0.9 if self._drifted(t) else 1.0) * _WEEK_VOICE[seg, weekday]
+        ott = 0.9 if self._drifted(t) else 1.0  # after the drift, calls and texts move to apps
+        voice = pop.voice_min[who] * ott * _WEEK_VOICE[seg, weekday]
         voice *= level[who] * rng.lognormal(-0.32, 0.8, k) * (rng.random(k) >= 0.12)
-        sms = rng.poisson(pop.sms[who] * level[who])
+        sms = rng.poisson(pop.sms[who] * level[who] * ott**3)
         self._used[who, 0] += data
         self._used[who, 1] += voice
         day_index = (self.config.start - _EPOCH).days + t
@@ -316,7 +318,7 @@ class TelcoSimulator:
         logit += 0.5 * np.log(pop.engagement[who]) - 1.5 * (pop.price_sensitivity[who] - 0.4)
         logit += 1.5 * np.log(np.maximum(level[who], 0.05))
         if self._drifted(t):
-            logit -= 0.8 * pop.price_sensitivity[who]
+            logit -= 0.3 * pop.price_sensitivity[who]
         buyers = who[rng.random(len(who)) < 1.0 / (1.0 + np.exp(-logit))]
         catalogue = self._new_catalogue if self._drifted(t) else self.catalogue
         choice = choose_products(catalogue, self._shoppers(buyers, t), rng)

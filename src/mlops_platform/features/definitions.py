@@ -112,7 +112,11 @@ LABELS: tuple[Column, ...] = (
         maximum=1,
     ),
     Column(
-        "converted_7d", pa.int8(), "1 if the customer bought anything in the conversion horizon", minimum=0, maximum=1
+        "converted_7d",
+        pa.int8(),
+        "1 if the customer bought anything in the conversion horizon",
+        minimum=0,
+        maximum=1,
     ),
     Column("revenue_30d", pa.float64(), "spend (IDR) in the revenue horizon", minimum=0),
 )

@@ -82,10 +82,22 @@ def scan_plan(settings: FeatureSettings, day: dt.date) -> list[Scan]:
     older_events_end = max(w.activity, w.events)
     return [
         Scan("usage", "usage", ("customer_id", "date", "data_mb", "voice_min", "sms"), w.usage_recent, day),
-        Scan("usage_older", "usage", ("customer_id", "data_mb", "voice_min", "sms"), w.activity, older_usage_end),
+        Scan(
+            "usage_older",
+            "usage",
+            ("customer_id", "data_mb", "voice_min", "sms"),
+            w.activity,
+            older_usage_end,
+        ),
         Scan("events", "events", ("customer_id", "ts", "event_type"), w.events, day),
         Scan("events_older", "events", ("customer_id",), w.activity, older_events_end),
-        Scan("transactions", "transactions", ("customer_id", "product_id", "ts", "amount_idr"), w.transactions_start, day),
+        Scan(
+            "transactions",
+            "transactions",
+            ("customer_id", "product_id", "ts", "amount_idr"),
+            w.transactions_start,
+            day + dt.timedelta(days=2),
+        ),
     ]
 
 
@@ -116,7 +128,7 @@ def _transactions_sql(w: Windows) -> str:
         MAX(ts) FILTER ({rfm}) AS last_ts,
         COUNT(*) FILTER (ts >= {ts_sql(w.activity)}) AS n_active
     FROM transactions
-    WHERE ts >= {ts_sql(w.transactions_start)} AND ts < {ts_sql(w.day)}
+    WHERE ts >= {ts_sql(w.transactions_start)}
     GROUP BY customer_id, product_id"""
 
 
@@ -163,7 +175,8 @@ def _usage_derived_sql(settings: FeatureSettings) -> tuple[str, str]:
     """SQL of usage_trend and usage_stability over the columns of ``_usage_sql``."""
     short, long = settings.usage_short_days, settings.usage_long_days
     mean_long = f"(mb_long / {long})"
-    variance = f"GREATEST((n_long * var_long + mb_long * mb_long * ({long} - n_long) / (n_long * {long})) / {long}, 0)"
+    missing_days = f"mb_long * mb_long * ({long} - n_long) / (n_long * {long})"
+    variance = f"GREATEST((n_long * var_long + {missing_days}) / {long}, 0)"
     trend = f"CASE WHEN mb_long > 0 THEN (COALESCE(mb_short, 0) / {short}) / {mean_long} END"
     stability = f"CASE WHEN mb_long > 0 THEN SQRT({variance}) / {mean_long} END"
     return trend, stability

@@ -92,7 +92,9 @@ def _read_labelled(store: ObjectStore, day: dt.date, target: str | None) -> pa.T
     labels = store.read_partition(date_partition(LABELS_DATASET, day), columns=["customer_id", target])
     joined = features.join(labels, keys="customer_id", join_type="inner")
     if joined.num_rows != features.num_rows:
-        _logger.warning("%s: %d snapshot rows without labels dropped", day, features.num_rows - joined.num_rows)
+        _logger.warning(
+            "%s: %d snapshot rows without labels dropped", day, features.num_rows - joined.num_rows
+        )
     return joined.sort_by([("customer_id", "ascending")])
 
 
@@ -155,7 +157,9 @@ def build_training_set(
     train = pa.concat_tables([_read_labelled(store, d, target) for d in plan.train])
     holdout = pa.concat_tables([_read_labelled(store, d, target) for d in plan.holdout])
     if train.num_rows == 0 or holdout.num_rows == 0:
-        raise InputError(f"{model}: empty training set for {as_of} (train {train.num_rows}, holdout {holdout.num_rows})")
+        raise InputError(
+            f"{model}: empty training set for {as_of} (train {train.num_rows}, holdout {holdout.num_rows})"
+        )
     reference = reference_sample(train, settings.reference_rows, settings.seed)
     prefix = training_run_path(model, run)
     store.write_partition(f"{prefix}/train", train)
@@ -180,7 +184,9 @@ def build_training_set(
     return manifest
 
 
-def load_training_set(store: ObjectStore, model: str, run: str) -> tuple[TrainingSetManifest, pa.Table, pa.Table]:
+def load_training_set(
+    store: ObjectStore, model: str, run: str
+) -> tuple[TrainingSetManifest, pa.Table, pa.Table]:
     """The manifest, train and holdout tables of a stored training set."""
     prefix = training_run_path(model, run)
     if not store.exists(f"{prefix}/manifest.json"):
