@@ -123,9 +123,7 @@ def _day_tables(
         {
             "customer_id": e_ids,
             "ts": _timestamps(day, len(e_ids), rng),
-            "event_type": pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(EVENT_TYPES)).cast(
-                pa.string()
-            ),
+            "event_type": pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(EVENT_TYPES)).cast(pa.string()),
             "product_id": pa.array(products, pa.int64(), mask=~named),
         }
     )

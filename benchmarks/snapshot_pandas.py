@@ -26,10 +26,8 @@ def _read(store: ObjectStore, table: str, scans: list[Scan]) -> pd.DataFrame:
     mine = [scan for scan in scans if scan.table == table]
     columns = list(dict.fromkeys(c for scan in mine for c in scan.columns))
     dataset = raw_dataset(store, table, min(s.start for s in mine), max(s.end for s in mine))
-    if dataset is None:
-        arrow = contract(table).schema.empty_table().select(columns)
-    else:
-        arrow = dataset.to_table(columns)
+    empty = dataset is None
+    arrow = contract(table).schema.empty_table().select(columns) if empty else dataset.to_table(columns)
     return arrow.to_pandas(date_as_object=False, strings_to_categorical=True)
 
 
@@ -102,9 +100,7 @@ def _events(df: pd.DataFrame, w: Windows) -> pd.DataFrame:
 
 def _bucket(arpu: pd.Series, edges: tuple[float, float, float]) -> pd.Series:
     labels = np.array(["low", "medium", "high", "premium"])
-    return pd.Series(
-        labels[np.searchsorted(np.asarray(edges), arpu.to_numpy(), side="right")], index=arpu.index
-    )
+    return pd.Series(labels[np.searchsorted(np.asarray(edges), arpu.to_numpy(), side="right")], index=arpu.index)
 
 
 def pandas_snapshot(store: ObjectStore, settings: FeatureSettings, day: dt.date) -> pd.DataFrame:
@@ -112,9 +108,7 @@ def pandas_snapshot(store: ObjectStore, settings: FeatureSettings, day: dt.date)
     w = Windows.of(settings, day)
     scans = scan_plan(settings, day)
     customers = read_customers(store, day).to_pandas(date_as_object=False).set_index("customer_id")
-    categories = (
-        read_products(store, day - dt.timedelta(days=1)).to_pandas().set_index("product_id")["category"]
-    )
+    categories = read_products(store, day - dt.timedelta(days=1)).to_pandas().set_index("product_id")["category"]
     u = _usage(_read(store, "usage", scans), w, settings)
     t = _transactions(_read(store, "transactions", scans), w, categories)
     e = _events(_read(store, "events", scans), w)

@@ -13,8 +13,7 @@ from typing import Annotated
 
 import typer
 
-from mlops_platform import __version__
-from mlops_platform import cli_models
+from mlops_platform import __version__, cli_models
 from mlops_platform.cli_support import CliContext, get_context, out, user_errors
 from mlops_platform.data.cli import app as data_app
 from mlops_platform.features.cli import app as features_app
@@ -44,7 +43,9 @@ def root(
     ctx: typer.Context,
     config_dir: Annotated[
         Path | None,
-        typer.Option("--config-dir", help="Folder with platform.yaml (default: $MLOPS_CONFIG_DIR or ./config)."),
+        typer.Option(
+            "--config-dir", help="Folder with platform.yaml (default: $MLOPS_CONFIG_DIR or ./config)."
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
     version: Annotated[
@@ -52,7 +53,9 @@ def root(
     ] = False,
 ) -> None:
     """Keep a zoo of customer models fresh: data, features, training, registry, scoring."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     ctx.obj = CliContext(config_dir=config_dir)
 
 

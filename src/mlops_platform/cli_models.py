@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -33,7 +32,9 @@ def _run_name(as_of: dt.date, run_key: str | None) -> str:
 def training_set_build(
     ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="churn, conversion, revenue or segmentation.")],
-    as_of: Annotated[str | None, typer.Option(help="Training date D (YYYY-MM-DD); default: after the newest raw day.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Training date D (YYYY-MM-DD); default: after the newest raw day.")
+    ] = None,
     run: Annotated[str | None, typer.Option(help="Name of the stored set (default: <as-of>_<time>).")] = None,
 ) -> None:
     """Stack snapshots and labels of past dates into training/<model>/<run>/, newest held out."""
@@ -45,21 +46,38 @@ def training_set_build(
     name = run or _run_name(day, None)
     prepared = prepare_from_lake(context.store, context.settings, context.models, model, day, name)
     manifest = prepared.manifest
-    out.print(f"training set {model}/{name}: train {manifest['train_rows']:,} rows on {', '.join(manifest['train_dates'])}; "
-              f"holdout {manifest['holdout_rows']:,} rows on {', '.join(manifest['holdout_dates'])}; "
-              f"positive rate {manifest['positive_rate']}")
+    out.print(
+        f"training set {model}/{name}: train {manifest['train_rows']:,} rows on {', '.join(manifest['train_dates'])}; "
+        f"holdout {manifest['holdout_rows']:,} rows on {', '.join(manifest['holdout_dates'])}; "
+        f"positive rate {manifest['positive_rate']}"
+    )
 
 
 def train(
     ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="churn, conversion, revenue or segmentation.")],
-    as_of: Annotated[str | None, typer.Option(help="Training date D for a lake training set (default: after the newest raw day).")] = None,
-    table: Annotated[str | None, typer.Option(help="Train on this labelled CSV/parquet (local path or s3://) instead of the lake.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Training date D for a lake training set (default: after the newest raw day)."),
+    ] = None,
+    table: Annotated[
+        str | None,
+        typer.Option(help="Train on this labelled CSV/parquet (local path or s3://) instead of the lake."),
+    ] = None,
     target: Annotated[str | None, typer.Option(help="Target column of --table.")] = None,
-    id_column: Annotated[str | None, typer.Option("--id", help="Id column of --table (never a feature).")] = None,
-    time_column: Annotated[str | None, typer.Option("--time", help="Time column of --table: the holdout is its newest rows.")] = None,
-    name: Annotated[str | None, typer.Option(help="Register under this name (default: the model name).")] = None,
-    run_key: Annotated[str | None, typer.Option(help="Idempotency key (DAGs pass their run id): a key already registered is reused.")] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="Id column of --table (never a feature).")
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option("--time", help="Time column of --table: the holdout is its newest rows.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Register under this name (default: the model name).")
+    ] = None,
+    run_key: Annotated[
+        str | None,
+        typer.Option(help="Idempotency key (DAGs pass their run id): a key already registered is reused."),
+    ] = None,
 ) -> None:
     """Train MODEL, log it to MLflow, register it as challenger and run the promotion gate."""
     from mlops_platform.training import fit_and_register, prepare_from_lake
@@ -75,7 +93,9 @@ def train(
         if target or id_column or time_column:
             raise typer.BadParameter("--target/--id/--time go with --table", param_hint="--table")
         day = parse_date(as_of, "as-of") if as_of else _default_as_of(context)
-        prepared = prepare_from_lake(context.store, context.settings, context.models, model, day, _run_name(day, run_key))
+        prepared = prepare_from_lake(
+            context.store, context.settings, context.models, model, day, _run_name(day, run_key)
+        )
     outcome = fit_and_register(context.models, model, name or model, prepared, run_key)
     _print_outcome(outcome)
 
@@ -84,7 +104,9 @@ def _print_outcome(outcome) -> None:  # noqa: ANN001 - a TrainingOutcome
     verb = "reused" if outcome.reused else "registered"
     out.print(f"{outcome.model}: {verb} version {outcome.version} (run {outcome.run_id})")
     if outcome.metrics:
-        grid = Table("metric", "model", "baseline", title=f"{outcome.model} v{outcome.version} on the holdout")
+        grid = Table(
+            "metric", "model", "baseline", title=f"{outcome.model} v{outcome.version} on the holdout"
+        )
         for key, value in outcome.metrics.items():
             base = outcome.baseline_metrics.get(key)
             grid.add_row(key, f"{value:.4f}", "" if base is None else f"{base:.4f}")
@@ -134,7 +156,9 @@ def _exists(client, name: str) -> bool:  # noqa: ANN001
 
 @models_app.command("history")
 @user_errors
-def models_history(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Registered model name.")]) -> None:
+def models_history(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="Registered model name.")]
+) -> None:
     """Every alias move of NAME: when, who, from, to, why."""
     from mlops_platform import registry, tracking
 
@@ -144,7 +168,14 @@ def models_history(ctx: typer.Context, name: Annotated[str, typer.Argument(help=
     registry.reconcile_aliases(client, name, seen_by="mlops models history")
     grid = Table("time", "alias", "from", "to", "by", "reason", title=f"alias history of {name}")
     for event in registry.history(client, name):
-        grid.add_row(event.time, event.alias, event.from_version or "-", event.to_version or "(removed)", event.actor, event.reason)
+        grid.add_row(
+            event.time,
+            event.alias,
+            event.from_version or "-",
+            event.to_version or "(removed)",
+            event.actor,
+            event.reason,
+        )
     out.print(grid)
 
 
@@ -152,7 +183,9 @@ def promote(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     version: Annotated[str, typer.Argument(help="Version to make champion.")],
-    reason: Annotated[str, typer.Option(help="Why (recorded in the history).")] = "promoted by hand with mlops promote",
+    reason: Annotated[
+        str, typer.Option(help="Why (recorded in the history).")
+    ] = "promoted by hand with mlops promote",
 ) -> None:
     """Move the champion alias of NAME to VERSION (recorded in the history)."""
     from mlops_platform import registry, tracking
@@ -182,10 +215,14 @@ def score(
     context = get_context(ctx)
     client, _ = tracking.client_for(context.models.tracking)
     result = scoring.score_snapshot(client, context.store, model, parse_date(date, "date"))
-    out.print(f"{model} v{result.version}: scored {result.rows:,} customers into {context.store.url(result.partition)}")
+    out.print(
+        f"{model} v{result.version}: scored {result.rows:,} customers into {context.store.url(result.partition)}"
+    )
 
 
-webhook_app = typer.Typer(help="Catch alias moves made in the MLflow UI (SQL-backed MLflow server).", no_args_is_help=True)
+webhook_app = typer.Typer(
+    help="Catch alias moves made in the MLflow UI (SQL-backed MLflow server).", no_args_is_help=True
+)
 _SECRET_ENV = "MLOPS_WEBHOOK_SECRET"
 
 
@@ -202,7 +239,9 @@ def _secret() -> str:
 @user_errors
 def webhook_serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to bind (keep it on loopback unless behind a proxy).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to bind (keep it on loopback unless behind a proxy).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
     register: Annotated[bool, typer.Option(help="Also register the webhook with the MLflow server.")] = True,
 ) -> None:
@@ -232,7 +271,9 @@ def webhook_serve(
 @user_errors
 def webhook_register(
     ctx: typer.Context,
-    url: Annotated[str, typer.Argument(help="Where MLflow posts, e.g. http://127.0.0.1:8765/mlflow-webhook.")],
+    url: Annotated[
+        str, typer.Argument(help="Where MLflow posts, e.g. http://127.0.0.1:8765/mlflow-webhook.")
+    ],
 ) -> None:
     """Register the alias webhook with the MLflow server (needs a SQL-backed server)."""
     from mlops_platform import tracking, webhooks

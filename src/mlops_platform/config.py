@@ -194,9 +194,7 @@ def _format_validation_error(source: str, exc: ValidationError) -> str:
     return f"{source}: " + "; ".join(problems)
 
 
-def load_section_file(
-    model: type[BaseModel], path: Path, env: Mapping[str, str] | None = None
-) -> Any:
+def load_section_file(model: type[BaseModel], path: Path, env: Mapping[str, str] | None = None) -> Any:
     """Load one YAML file into ``model`` with the environment overrides applied."""
     env = os.environ if env is None else env
     sections = {

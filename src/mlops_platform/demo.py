@@ -40,7 +40,9 @@ def _generate_if_empty(context: CliContext, fresh: bool) -> None:
         console.print(f"reusing the raw data already in {store.uri} (pass --fresh to regenerate)")
         return
     gen = settings.generator
-    config = GeneratorConfig(customers=gen.customers, days=gen.days, seed=gen.seed, start=settings.dates.start)
+    config = GeneratorConfig(
+        customers=gen.customers, days=gen.days, seed=gen.seed, start=settings.dates.start
+    )
     with progress() as bar:
         task = bar.add_task("generating demo data", total=config.days)
         summary = generate_to_store(store, config, on_day=lambda _day: bar.advance(task))
@@ -54,7 +56,10 @@ def _validate_all(context: CliContext) -> int:
         task = bar.add_task("validating raw partitions", total=1)
         result = ensure_valid(context.store, context.settings, days)
         bar.advance(task)
-    out.print(f"validation passed: {len(result.validated)} day(s) checked, {len(result.cached)} unchanged since their last check")
+    out.print(
+        f"validation passed: {len(result.validated)} day(s) checked, "
+        f"{len(result.cached)} unchanged since their last check"
+    )
     return len(days)
 
 
@@ -92,17 +97,34 @@ def _build_week(context: CliContext, dates: list[dt.date]) -> list[DayRow]:
 
 
 def print_summary(rows: list[DayRow], raw_days: int) -> None:
-    grid = Table("date", "rows (customers)", "feature coverage", "churn 30d", "converted 7d",
-                 "mean revenue 30d (IDR)", "validation", title="demo: a week of feature snapshots and labels")
+    grid = Table(
+        "date",
+        "rows (customers)",
+        "feature coverage",
+        "churn 30d",
+        "converted 7d",
+        "mean revenue 30d (IDR)",
+        "validation",
+        title="demo: a week of feature snapshots and labels",
+    )
     for row in rows:
-        grid.add_row(row.day.isoformat(), f"{row.rows:,}", f"{row.coverage:.1%}", f"{row.churn_rate:.1%}",
-                     f"{row.conversion_rate:.1%}", f"{row.mean_revenue:,.0f}", "passed")
+        grid.add_row(
+            row.day.isoformat(),
+            f"{row.rows:,}",
+            f"{row.coverage:.1%}",
+            f"{row.churn_rate:.1%}",
+            f"{row.conversion_rate:.1%}",
+            f"{row.mean_revenue:,.0f}",
+            "passed",
+        )
     out.print(grid)
     out.print(f"validation: all {raw_days} raw days passed every contract rule")
 
 
 @user_errors
-def run(fresh: bool = typer.Option(False, "--fresh", help="Regenerate the demo data even if the lake has some.")) -> None:
+def run(
+    fresh: bool = typer.Option(False, "--fresh", help="Regenerate the demo data even if the lake has some."),
+) -> None:
     """Generate, validate, build a week of snapshots and labels, and print a summary."""
     context = CliContext(config_dir=None)
     out.print(f"lake: {context.store.uri}")

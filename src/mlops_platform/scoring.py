@@ -45,7 +45,9 @@ def score_snapshot(client: MlflowClient, store: ObjectStore, name: str, day: dt.
         raise InputError(f"model {name!r} has no champion: train it or run `mlops promote {name} VERSION`")
     partition = date_partition(FEATURES_DATASET, day)
     if not store.has_partition(partition):
-        raise InputError(f"no feature snapshot for {day} in {store.url(FEATURES_DATASET)}: run `mlops features build --date {day}`")
+        raise InputError(
+            f"no feature snapshot for {day} in {store.url(FEATURES_DATASET)}: run `mlops features build --date {day}`"
+        )
     frame = store.read_partition(partition).to_pandas()
     loaded = mlflow.pyfunc.load_model(f"models:/{name}@{registry.CHAMPION}")
     output = loaded.predict(frame)

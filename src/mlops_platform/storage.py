@@ -263,8 +263,9 @@ class ObjectStore:
         return sorted(dates)
 
     # -- garbage collection -----------------------------------------------------------------
-    def gc(self, grace: dt.timedelta, prefix: str = "", dry_run: bool = False,
-           now: dt.datetime | None = None) -> list[str]:
+    def gc(
+        self, grace: dt.timedelta, prefix: str = "", dry_run: bool = False, now: dt.datetime | None = None
+    ) -> list[str]:
         """Remove files under ``prefix`` that no manifest names and that are older than ``grace``.
 
         Only folders that hold parquet attempts are considered; a folder without a manifest

@@ -103,20 +103,24 @@ def _flatten(prefix: str, values: dict[str, Any]) -> dict[str, str]:
     return flat
 
 
-def log_batch(client: MlflowClient, run_id: str, params: dict[str, Any], metrics: dict[str, float],
-              tags: dict[str, str]) -> None:
+def log_batch(
+    client: MlflowClient, run_id: str, params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str]
+) -> None:
     """Log params, metrics and tags in one call (finite metrics only)."""
     stamp = int(time.time() * 1000)
     client.log_batch(
         run_id,
-        metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items() if v == v and abs(v) != float("inf")],
+        metrics=[
+            Metric(k, float(v), stamp, 0) for k, v in metrics.items() if v == v and abs(v) != float("inf")
+        ],
         params=[Param(k, v) for k, v in _flatten("", params).items()],
         tags=[RunTag(k, str(v)) for k, v in tags.items()],
     )
 
 
-def log_artifacts(run_id: str, files: dict[str, bytes], figures: dict[str, Any],
-                  tables: dict[str, pd.DataFrame]) -> None:
+def log_artifacts(
+    run_id: str, files: dict[str, bytes], figures: dict[str, Any], tables: dict[str, pd.DataFrame]
+) -> None:
     """Write files, PNG figures and CSV tables into the run's artifacts."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -53,7 +53,9 @@ class TrainingOutcome:
     def gate_summary(self) -> str:
         if self.decision is None:
             return "reused: gate already ran for this run key"
-        return ("promoted to champion: " if self.decision.promote else "kept as challenger: ") + self.decision.reason
+        return (
+            "promoted to champion: " if self.decision.promote else "kept as challenger: "
+        ) + self.decision.reason
 
 
 @dataclass(frozen=True)
@@ -111,18 +113,31 @@ def _champion_metrics(
 
 
 def run_gate(
-    client: MlflowClient, name: str, version: str, settings: ModelSettings,
-    metrics: dict[str, float], holdout: TrainingData, actor: str | None = None,
+    client: MlflowClient,
+    name: str,
+    version: str,
+    settings: ModelSettings,
+    metrics: dict[str, float],
+    holdout: TrainingData,
+    actor: str | None = None,
 ) -> registry.GateDecision:
     """Compare the new version with the champion on the same holdout; move aliases; tag why."""
     champion_version, champion_metrics, problem = _champion_metrics(client, name, holdout)
     if problem is not None:
-        decision = registry.GateDecision(False, problem, settings.gate.metric,
-                                         float(metrics.get(settings.gate.metric, float("nan"))), None, champion_version)
+        decision = registry.GateDecision(
+            False,
+            problem,
+            settings.gate.metric,
+            float(metrics.get(settings.gate.metric, float("nan"))),
+            None,
+            champion_version,
+        )
     else:
         champion_value = None if champion_metrics is None else champion_metrics.get(settings.gate.metric)
         decision = registry.decide(settings.gate, metrics, champion_value, champion_version)
-    client.set_model_version_tag(name, version, "gate_decision", "promoted" if decision.promote else "rejected")
+    client.set_model_version_tag(
+        name, version, "gate_decision", "promoted" if decision.promote else "rejected"
+    )
     client.set_model_version_tag(name, version, "gate_reason", decision.reason)
     client.update_model_version(name, version, description=f"Gate: {decision.reason}")
     if decision.promote:
@@ -159,16 +174,22 @@ def fit_and_register(
     if run_key:
         existing = registry.find_version_by_run_key(client, registered_name, run_key)
         if existing is not None:
-            _logger.info("run key %s already registered as %s v%s", run_key, registered_name, existing.version)
+            _logger.info(
+                "run key %s already registered as %s v%s", run_key, registered_name, existing.version
+            )
             return TrainingOutcome(registered_name, str(existing.version), str(existing.run_id), reused=True)
-    registry.reconcile_aliases(client, registered_name) if _model_exists(client, registered_name) else None
+    if _model_exists(client, registered_name):
+        registry.reconcile_aliases(client, registered_name)
     params = {k: v for k, v in settings.params.items() if k != "seed"}
     model = get_model_class(name)(params=params, seed=int(settings.params.get("seed", 42)))
     model.fit(prepared.train)
     result: EvaluationResult = model.evaluate(prepared.holdout)
     tags = _run_tags(run_key, prepared)
-    run = client.create_run(experiment_id, run_name=f"{registered_name}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}",
-                            tags={**tags, "model": registered_name})
+    run = client.create_run(
+        experiment_id,
+        run_name=f"{registered_name}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}",
+        tags={**tags, "model": registered_name},
+    )
     run_id = run.info.run_id
     try:
         version = _log_run(client, run_id, registered_name, model, result, prepared, settings, tags)
@@ -179,7 +200,13 @@ def fit_and_register(
     registry.move_alias(client, registered_name, registry.CHALLENGER, version, "newly trained")
     decision = run_gate(client, registered_name, version, settings, result.metrics, prepared.holdout)
     return TrainingOutcome(
-        registered_name, version, run_id, False, result.metrics, result.baseline_metrics, decision,
+        registered_name,
+        version,
+        run_id,
+        False,
+        result.metrics,
+        result.baseline_metrics,
+        decision,
         target_lines(settings, result.metrics),
     )
 
@@ -195,16 +222,27 @@ def _model_exists(client: MlflowClient, name: str) -> bool:
 
 
 def _log_run(
-    client: MlflowClient, run_id: str, name: str, model: CustomerModel, result: EvaluationResult,
-    prepared: PreparedData, settings: ModelSettings, tags: dict[str, str],
+    client: MlflowClient,
+    run_id: str,
+    name: str,
+    model: CustomerModel,
+    result: EvaluationResult,
+    prepared: PreparedData,
+    settings: ModelSettings,
+    tags: dict[str, str],
 ) -> str:
     """Log everything about one training into ``run_id`` and register the model version."""
     from mlops_platform.models.pyfunc import CustomerModelPyfunc
 
     metrics = {**result.metrics, **{f"baseline_{k}": v for k, v in result.baseline_metrics.items()}}
-    params = {**settings.params, "model": name, "features": len(prepared.train.features),
-              "data_window": prepared.data_window, "train_rows": len(prepared.train.frame),
-              "holdout_rows": len(prepared.holdout.frame)}
+    params = {
+        **settings.params,
+        "model": name,
+        "features": len(prepared.train.features),
+        "data_window": prepared.data_window,
+        "train_rows": len(prepared.train.frame),
+        "holdout_rows": len(prepared.holdout.frame),
+    }
     tracking.log_batch(client, run_id, params, metrics, {})
     lines = target_lines(settings, result.metrics)
     files = {
@@ -221,8 +259,13 @@ def _log_run(
         if isinstance(example[column].dtype, pd.CategoricalDtype):
             example[column] = example[column].astype(object)
     output = model.predict_frame(prepared.holdout.frame.head(5))
-    version_tags = {**tags, "summary": f"{settings.gate.metric}={result.metrics.get(settings.gate.metric, float('nan')):.4f}"}
-    return tracking.log_model_version(client, run_id, name, CustomerModelPyfunc(model), example, output, version_tags)
+    version_tags = {
+        **tags,
+        "summary": f"{settings.gate.metric}={result.metrics.get(settings.gate.metric, float('nan')):.4f}",
+    }
+    return tracking.log_model_version(
+        client, run_id, name, CustomerModelPyfunc(model), example, output, version_tags
+    )
 
 
 def _parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -234,8 +277,12 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def prepare_from_lake(
-    store: ObjectStore, platform: PlatformSettings, models: ModelsSettings, name: str,
-    as_of: dt.date, run: str,
+    store: ObjectStore,
+    platform: PlatformSettings,
+    models: ModelsSettings,
+    name: str,
+    as_of: dt.date,
+    run: str,
 ) -> PreparedData:
     """Build (or rebuild) the training set of ``name`` for ``as_of`` and load it for fitting."""
     from mlops_platform.features import labels as label_builder
@@ -245,7 +292,14 @@ def prepare_from_lake(
     settings = models.model(name)
     horizon = _horizon(platform, settings.target)
     manifest = build_training_set(
-        store, platform, models.training_sets, name, settings.target, horizon, as_of, run,
+        store,
+        platform,
+        models.training_sets,
+        name,
+        settings.target,
+        horizon,
+        as_of,
+        run,
         build_snapshot=lambda day: snapshot_builder.build_snapshot(store, platform, day),
         build_labels=lambda day: label_builder.build_labels(store, platform, day),
     )

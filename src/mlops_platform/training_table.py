@@ -45,8 +45,9 @@ def read_table(path: str) -> pd.DataFrame:
         if lower.endswith((".csv", ".csv.gz", ".txt")):
             with fs.open_input_stream(location) as stream:
                 data = stream.read()
-            return pd.read_csv(io.BytesIO(data), compression="gzip" if lower.endswith(".gz") else None,
-                               low_memory=False)
+            return pd.read_csv(
+                io.BytesIO(data), compression="gzip" if lower.endswith(".gz") else None, low_memory=False
+            )
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read table {path!r}: {exc}") from None
     raise InputError(f"table {path!r}: expected a .csv, .csv.gz or .parquet file")
@@ -66,13 +67,15 @@ def prepare_from_table(
         raise InputError(f"{model}: training on a table needs --target")
     data, report = prepare_table(frame, target, id_column=id_column, time_column=time_column)
     for column, blanks in report.numeric_text.items():
-        _logger.warning("%s: column %s held numbers as text; %d blank value(s) became missing", path, column, blanks)
+        _logger.warning(
+            "%s: column %s held numbers as text; %d blank value(s) became missing", path, column, blanks
+        )
     seed = models.training_sets.seed
     train, holdout = split_holdout(data, share=0.2, seed=seed)
     sample = train.frame[train.features].sample(
         n=min(len(train.frame), models.training_sets.reference_rows), random_state=seed
     )
-    window = "random stratified split (seed %d)" % seed
+    window = f"random stratified split (seed {seed})"
     if time_column:
         window = f"{train.frame[time_column].min()}..{holdout.frame[time_column].max()}"
     manifest = {

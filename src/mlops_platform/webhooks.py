@@ -129,7 +129,9 @@ class AliasWebhookReceiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server naming
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length).decode()
-                status, text = receiver.handle(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                status, text = receiver.handle(
+                    self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
                 self.send_response(status)
                 self.end_headers()
                 self.wfile.write(text.encode())
@@ -176,6 +178,11 @@ def register_webhook(client: MlflowClient, url: str, secret: str, name: str = "m
     for hook in client.list_webhooks():
         if hook.name == name and hook.url == url:
             return hook.webhook_id
-    hook = client.create_webhook(name=name, url=url, events=list(EVENTS), secret=secret,
-                                 description="alias history of the mlops platform")
+    hook = client.create_webhook(
+        name=name,
+        url=url,
+        events=list(EVENTS),
+        secret=secret,
+        description="alias history of the mlops platform",
+    )
     return hook.webhook_id

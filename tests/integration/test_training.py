@@ -148,8 +148,21 @@ def test_a_table_of_ones_own_trains_the_same_way(env, client, tmp_path: Path) ->
     frame["is_ordered"] = ((frame["minutes"] > 14) ^ (frame.index % 11 == 0)).astype(int)
     path = tmp_path / "training_data.csv"
     frame.to_csv(path, index=False)
-    output = mlops(env, "train", "conversion", "--table", str(path), "--target", "is_ordered",
-                   "--id", "session_id", "--name", "shop_conversion", "--run-key", "byo")
+    output = mlops(
+        env,
+        "train",
+        "conversion",
+        "--table",
+        str(path),
+        "--target",
+        "is_ordered",
+        "--id",
+        "session_id",
+        "--name",
+        "shop_conversion",
+        "--run-key",
+        "byo",
+    )
     assert "registered version 1" in output
     assert registry.current_aliases(client, "shop_conversion")["champion"] == "1"
 
@@ -158,7 +171,9 @@ def test_a_missing_target_column_is_a_clear_error(env, tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     pd.DataFrame({"a": [1, 2, 3, 4], "b": [0, 1, 0, 1]}).to_csv(path, index=False)
     result = CliRunner().invoke(
-        app, ["--config-dir", "config", "train", "conversion", "--table", str(path), "--target", "is_ordered"], env=env
+        app,
+        ["--config-dir", "config", "train", "conversion", "--table", str(path), "--target", "is_ordered"],
+        env=env,
     )
     assert result.exit_code == 1
     assert "is_ordered" in result.output

@@ -35,8 +35,12 @@ def _versions(client: MlflowClient, name: str, count: int) -> None:
 @pytest.fixture
 def receiver(mlflow_server):
     receiver = webhooks.AliasWebhookReceiver(mlflow_server.uri, SECRET).start()
-    hook = webhooks.register_webhook(MlflowClient(tracking_uri=mlflow_server.uri), receiver.url, SECRET,
-                                     name=f"test-{uuid.uuid4().hex[:6]}")
+    hook = webhooks.register_webhook(
+        MlflowClient(tracking_uri=mlflow_server.uri),
+        receiver.url,
+        SECRET,
+        name=f"test-{uuid.uuid4().hex[:6]}",
+    )
     yield receiver
     MlflowClient(tracking_uri=mlflow_server.uri).delete_webhook(hook)
     receiver.stop()
@@ -71,13 +75,20 @@ def test_a_deleted_alias_is_recorded_by_the_webhook(mlflow_server, receiver) -> 
 
 
 def test_deliveries_with_a_bad_signature_are_rejected() -> None:
-    body = json.dumps({"entity": "model_version_alias", "action": "created",
-                       "data": {"name": "m", "alias": "champion", "version": "2"}})
+    body = json.dumps(
+        {
+            "entity": "model_version_alias",
+            "action": "created",
+            "data": {"name": "m", "alias": "champion", "version": "2"},
+        }
+    )
     stamp = str(int(time.time()))
     good = webhooks.sign(SECRET, "d1", stamp, body)
     headers = {"x-mlflow-delivery-id": "d1", "x-mlflow-timestamp": stamp, "x-mlflow-signature": good}
     assert webhooks.verify(SECRET, headers, body) is None
     assert webhooks.verify("other", headers, body) == "signature mismatch"
-    assert webhooks.verify(SECRET, {**headers, "x-mlflow-timestamp": str(int(stamp) - 3600)}, body) is not None
+    assert (
+        webhooks.verify(SECRET, {**headers, "x-mlflow-timestamp": str(int(stamp) - 3600)}, body) is not None
+    )
     assert webhooks.verify(SECRET, {}, body) == "missing signature headers"
     assert webhooks.parse_event(body) == webhooks.AliasChange("m", "champion", "2")

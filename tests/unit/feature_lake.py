@@ -34,9 +34,7 @@ class RawLake:
         self.rows: dict[tuple[str, dt.date], list[dict[str, Any]]] = defaultdict(list)
         self.next_transaction = 1
 
-    def customer(
-        self, cid: int, signup: dt.date, segment: str = "residential", loaded: dt.date | None = None
-    ) -> None:
+    def customer(self, cid: int, signup: dt.date, segment: str = "residential", loaded: dt.date | None = None) -> None:
         part = loaded or max(signup, START)
         self.rows["customers", part].append(
             {"customer_id": cid, "signup_date": signup, "segment": segment, "region": "jakarta"}
@@ -81,10 +79,12 @@ class RawLake:
             for pid, category in categories.items()
         ]
 
-    def commit(self, store: ObjectStore, first: dt.date = START, last: dt.date | None = None) -> None:
-        """Write every collected partition, plus an empty fact partition for each quiet day."""
+    def commit(
+        self, store: ObjectStore, first: dt.date = START, last: dt.date | None = None, quiet_days: bool = True
+    ) -> None:
+        """Write every collected partition, plus (``quiet_days``) an empty fact partition for each quiet day."""
         last = last or day(-1)
-        for offset in range((last - first).days + 1):
+        for offset in range((last - first).days + 1 if quiet_days else 0):
             for table in FACTS:
                 self.rows.setdefault((table, first + dt.timedelta(days=offset)), [])
         for (table, part), rows in sorted(self.rows.items()):

@@ -221,6 +221,16 @@ def test_the_snapshot_reads_no_partition_of_d_or_later(
     assert {table for table, _, _ in reads} >= {"customers", "usage", "events", "transactions"}
 
 
+def test_the_snapshot_is_the_same_on_s3(s3_uri: str, tmp_path: Path, platform: PlatformSettings) -> None:
+    local = ObjectStore(f"file://{tmp_path / 'lake'}")
+    remote = ObjectStore(s3_uri)
+    for store in (local, remote):
+        scenario().commit(store, quiet_days=False)  # only the days with rows: fewer requests
+    expected = compute_snapshot(local, platform.features, D)
+    assert expected.num_rows == len(SNAPSHOT_IDS)
+    assert compute_snapshot(remote, platform.features, D).equals(expected)
+
+
 def _spy_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dt.date | None, dt.date]]:
     from mlops_platform.features import engine
 

@@ -139,9 +139,7 @@ EVENTS = TableContract(
     nullable=("product_id",),
 )
 
-CONTRACTS: dict[str, TableContract] = {
-    c.name: c for c in (CUSTOMERS, PRODUCTS, TRANSACTIONS, USAGE, EVENTS)
-}
+CONTRACTS: dict[str, TableContract] = {c.name: c for c in (CUSTOMERS, PRODUCTS, TRANSACTIONS, USAGE, EVENTS)}
 
 
 def contract(name: str) -> TableContract:

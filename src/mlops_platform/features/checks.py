@@ -50,8 +50,7 @@ def check_table(table: pa.Table, columns: tuple[Column, ...], dataset: str, key:
     expected = [c.name for c in columns]
     if table.column_names != expected:
         raise DataValidationError(
-            f"{dataset}: columns {table.column_names} differ from the declared {expected} "
-            "(rule: column presence)"
+            f"{dataset}: columns {table.column_names} differ from the declared {expected} (rule: column presence)"
         )
     for spec in columns:
         _check_column(table, spec, dataset)

@@ -90,8 +90,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "ctr_7d",
         pa.float64(),
-        "clicks_7d / impressions_7d, capped at 1 (clicks may also follow views); "
-        "null where there were no impressions",
+        "clicks_7d / impressions_7d, capped at 1 (clicks may also follow views); null where there were no impressions",
         nullable=True,
         minimum=0,
         maximum=1,

@@ -110,8 +110,7 @@ def check_snapshot(table: pa.Table, day: dt.date) -> None:
     dates = set(table.column("snapshot_date").unique().to_pylist())
     if dates - {day}:
         raise DataValidationError(
-            f"{DATASET}.snapshot_date: values {sorted(dates - {day})} differ from {day} "
-            "(rule: partition date)"
+            f"{DATASET}.snapshot_date: values {sorted(dates - {day})} differ from {day} (rule: partition date)"
         )
 
 

@@ -57,10 +57,12 @@ class Windows:
 
     @property
     def usage_recent(self) -> dt.date:
+        """First day of the usage feature windows (earlier usage only decides the population)."""
         return min(self.short, self.long)
 
     @property
     def transactions_start(self) -> dt.date:
+        """First day of transactions read (all of them feed features)."""
         return min(self.activity, self.rfm, self.arpu)
 
 
@@ -96,7 +98,7 @@ def scan_plan(settings: FeatureSettings, day: dt.date) -> list[Scan]:
             "transactions",
             ("customer_id", "product_id", "ts", "amount_idr"),
             w.transactions_start,
-            day + dt.timedelta(days=2),
+            day,
         ),
     ]
 
@@ -128,7 +130,7 @@ def _transactions_sql(w: Windows) -> str:
         MAX(ts) FILTER ({rfm}) AS last_ts,
         COUNT(*) FILTER (ts >= {ts_sql(w.activity)}) AS n_active
     FROM transactions
-    WHERE ts >= {ts_sql(w.transactions_start)}
+    WHERE ts >= {ts_sql(w.transactions_start)} AND ts < {ts_sql(w.day)}
     GROUP BY customer_id, product_id"""
 
 
