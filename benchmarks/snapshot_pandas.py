@@ -17,7 +17,7 @@ import pandas as pd
 from mlops_platform.config import FeatureSettings
 from mlops_platform.data.raw import raw_dataset, read_customers, read_products
 from mlops_platform.data.schemas import contract
-from mlops_platform.features.snapshot_sql import Scan, Windows, scan_plan
+from mlops_platform.features.windows import Scan, Windows, scan_plan
 from mlops_platform.storage import ObjectStore
 
 

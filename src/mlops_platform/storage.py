@@ -209,12 +209,23 @@ class ObjectStore:
         _logger.info("wrote %s (%d rows, attempt %s)", self.url(partition), table.num_rows, attempt)
         return manifest
 
+    def get_bytes_if_exists(self, path: str) -> bytes | None:
+        """The object at ``path``, or None when there is none (one request, no existence probe)."""
+        try:
+            with self.fs.open_input_stream(self.full_path(path)) as stream:
+                return stream.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if self.fs.get_file_info(self.full_path(path)).type == pafs.FileType.NotFound:
+                return None
+            raise StorageError(f"cannot read {self.url(path)}: {exc}") from exc
+
     def manifest(self, partition: str) -> Manifest | None:
         """The committed manifest of ``partition``, or None if it has none."""
         path = f"{partition}/{MANIFEST}"
-        if not self.exists(path):
-            return None
-        return Manifest.from_json(self.get_bytes(path), self.url(path))
+        data = self.get_bytes_if_exists(path)
+        return None if data is None else Manifest.from_json(data, self.url(path))
 
     def has_partition(self, partition: str) -> bool:
         return self.exists(f"{partition}/{MANIFEST}")
@@ -255,11 +266,15 @@ class ObjectStore:
 
     def list_dates(self, dataset: str) -> list[dt.date]:
         """Dates of the committed partitions of ``dataset``, oldest first."""
-        dates = []
-        for name in self.list_dirs(dataset):
-            match = _DATE_DIR.match(name)
-            if match and self.has_partition(f"{dataset}/{name}"):
-                dates.append(dt.date.fromisoformat(match.group(1)))
+        base = self.full_path(dataset).rstrip("/") + "/"
+        dates = set()
+        for info in self.list_files(dataset):  # one listing instead of a probe per folder
+            if info.base_name != MANIFEST or not info.path.startswith(base):
+                continue
+            folder = info.path[len(base) :].rsplit("/", 1)[0]
+            match = _DATE_DIR.match(folder)
+            if match:
+                dates.add(dt.date.fromisoformat(match.group(1)))
         return sorted(dates)
 
     # -- garbage collection -----------------------------------------------------------------

@@ -258,6 +258,9 @@ def _log_run(
     for column in example.columns:
         if isinstance(example[column].dtype, pd.CategoricalDtype):
             example[column] = example[column].astype(object)
+        elif pd.api.types.is_integer_dtype(example[column].dtype):
+            # integer features may be null in later snapshots: declare them as doubles
+            example[column] = example[column].astype("float64")
     output = model.predict_frame(prepared.holdout.frame.head(5))
     version_tags = {
         **tags,

@@ -180,3 +180,23 @@ def add_horizon(lake: RawLake) -> None:
 
 
 SNAPSHOT_IDS = [1, 2, 3, 6, 7, 9, 10, 11, 12, *BUCKET_CASES]
+
+
+Read = tuple[str, dt.date | None, dt.date]
+
+
+def spy_raw_reads(monkeypatch: Any) -> list[Read]:
+    """Record (table, start, end) of every raw read of the feature and label code."""
+    from mlops_platform.data import raw
+    from mlops_platform.features import engine, reduce
+
+    reads: list[Read] = []
+    real = raw.raw_dataset
+
+    def spy(store: ObjectStore, table: str, start: dt.date | None, end: dt.date) -> Any:
+        reads.append((table, start, end))
+        return real(store, table, start, end)
+
+    for module in (raw, reduce, engine):
+        monkeypatch.setattr(module, "raw_dataset", spy)
+    return reads

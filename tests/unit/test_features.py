@@ -9,10 +9,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from feature_lake import BUCKET_CASES, SNAPSHOT_IDS, D, RawLake, day, scenario
+from feature_lake import BUCKET_CASES, SNAPSHOT_IDS, D, RawLake, day, scenario, spy_raw_reads
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,8 +21,10 @@ from mlops_platform.config import PlatformSettings, load_platform_settings
 from mlops_platform.data.raw import write_raw
 from mlops_platform.data.schemas import contract
 from mlops_platform.errors import DataValidationError
+from mlops_platform.features import purchases as purchases_module
 from mlops_platform.features import snapshot as snapshot_module
 from mlops_platform.features.definitions import FEATURES, SNAPSHOT_SCHEMA, feature_names
+from mlops_platform.features.reduce import CustomerIndex
 from mlops_platform.features.snapshot import (
     build_snapshot,
     check_snapshot,
@@ -215,7 +218,7 @@ def test_rows_dated_d_or_later_never_change_the_snapshot(
 def test_the_snapshot_reads_no_partition_of_d_or_later(
     store: ObjectStore, platform: PlatformSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reads = _spy_reads(monkeypatch)
+    reads = spy_raw_reads(monkeypatch)
     compute_snapshot(store, platform.features, D)
     assert reads and all(end <= D for _, _, end in reads)
     assert {table for table, _, _ in reads} >= {"customers", "usage", "events", "transactions"}
@@ -229,20 +232,6 @@ def test_the_snapshot_is_the_same_on_s3(s3_uri: str, tmp_path: Path, platform: P
     expected = compute_snapshot(local, platform.features, D)
     assert expected.num_rows == len(SNAPSHOT_IDS)
     assert compute_snapshot(remote, platform.features, D).equals(expected)
-
-
-def _spy_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dt.date | None, dt.date]]:
-    from mlops_platform.features import engine
-
-    reads: list[tuple[str, dt.date | None, dt.date]] = []
-    real = engine.raw_dataset
-
-    def spy(store: ObjectStore, table: str, start: dt.date | None, end: dt.date) -> Any:
-        reads.append((table, start, end))
-        return real(store, table, start, end)
-
-    monkeypatch.setattr(engine, "raw_dataset", spy)
-    return reads
 
 
 # -- build: refusal, validation, idempotency -----------------------------------------------------
@@ -320,3 +309,35 @@ def test_duplicate_customers_are_refused(snapshot: pa.Table) -> None:
 def test_a_wrong_snapshot_date_is_refused(snapshot: pa.Table) -> None:
     with pytest.raises(DataValidationError, match="snapshot_date"):
         check_snapshot(snapshot, day(1))
+
+
+# -- the reductions -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "ids",
+    [
+        pytest.param([3, 4, 7, 9], id="compact-ids-lookup-table"),
+        pytest.param([-(10**15), 5, 10**12, 2**62], id="sparse-ids-binary-search"),
+    ],
+)
+def test_customer_index_maps_unknown_and_null_ids_to_the_spill_slot(ids: list[int]) -> None:
+    index = CustomerIndex(np.array(ids))
+    probe = pa.array([ids[2], ids[0], None, ids[3], 8, ids[1], -(2**63), 2**63 - 1])
+    assert index.positions(probe).tolist() == [2, 0, 4, 3, 4, 1, 4, 4]
+
+
+def test_dense_and_sparse_favourites_agree() -> None:
+    rng = np.random.default_rng(3)
+    pos, codes = rng.integers(0, 50, 400), rng.integers(0, 4, 400)
+    spend = rng.choice([0.0, 10.0, 20.0], 400)  # many exact ties
+    dense = purchases_module._dense_favourite(pos, codes, spend, 60, 4)
+    assert dense.tolist() == purchases_module._sparse_favourite(pos, codes, spend, 60, 4).tolist()
+    assert (dense[50:] == -1).all()
+    totals = np.zeros((60, 4))
+    np.add.at(totals, (pos, codes), spend)
+    seen = np.zeros((60, 4), dtype=bool)
+    seen[pos, codes] = True
+    for customer in range(50):
+        if seen[customer].any():
+            best = max(totals[customer][seen[customer]])
+            first = min(c for c in range(4) if seen[customer, c] and totals[customer, c] == best)
+            assert dense[customer] == first

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from feature_lake import SNAPSHOT_IDS, D, RawLake, add_horizon, day, scenario
+from feature_lake import SNAPSHOT_IDS, D, RawLake, add_horizon, day, scenario, spy_raw_reads
 from typer.testing import CliRunner
 
 from mlops_platform.cli import app
@@ -18,7 +17,6 @@ from mlops_platform.config import PlatformSettings, load_platform_settings
 from mlops_platform.data.raw import write_raw
 from mlops_platform.data.schemas import contract
 from mlops_platform.errors import DataValidationError
-from mlops_platform.features import engine
 from mlops_platform.features.definitions import LABEL_SCHEMA
 from mlops_platform.features.labels import build_labels, compute_labels, labels_partition, read_labels
 from mlops_platform.features.snapshot import build_snapshot, compute_snapshot, snapshot_partition
@@ -99,14 +97,7 @@ def test_no_day_is_read_by_both_features_and_labels(
     store: ObjectStore, platform: PlatformSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     build_snapshot(store, platform, D, validate_raw=False)
-    reads: list[tuple[str, dt.date | None, dt.date]] = []
-    real = engine.raw_dataset
-
-    def spy(store: ObjectStore, table: str, start: dt.date | None, end: dt.date) -> Any:
-        reads.append((table, start, end))
-        return real(store, table, start, end)
-
-    monkeypatch.setattr(engine, "raw_dataset", spy)
+    reads = spy_raw_reads(monkeypatch)
     compute_snapshot(store, platform.features, D)
     feature_reads, reads[:] = list(reads), []
     compute_labels(store, platform, D)

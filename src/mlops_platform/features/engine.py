@@ -1,4 +1,4 @@
-"""DuckDB over the lake: one connection per build, raw tables registered as lazy datasets.
+"""DuckDB over the lake (used by the labels): one connection per build, raw tables as lazy datasets.
 
 DuckDB scans the pyarrow datasets that :class:`~mlops_platform.storage.ObjectStore` returns, with
 projection and filter push-down, on ``file://`` and ``s3://`` alike; only the partitions a
