@@ -40,9 +40,7 @@ def _generate_if_empty(context: CliContext, fresh: bool) -> None:
         console.print(f"reusing the raw data already in {store.uri} (pass --fresh to regenerate)")
         return
     gen = settings.generator
-    config = GeneratorConfig(
-        customers=gen.customers, days=gen.days, seed=gen.seed, start=settings.dates.start
-    )
+    config = GeneratorConfig(customers=gen.customers, days=gen.days, seed=gen.seed, start=settings.dates.start)
     with progress() as bar:
         task = bar.add_task("generating demo data", total=config.days)
         summary = generate_to_store(store, config, on_day=lambda _day: bar.advance(task))
@@ -121,17 +119,64 @@ def print_summary(rows: list[DayRow], raw_days: int) -> None:
     out.print(f"validation: all {raw_days} raw days passed every contract rule")
 
 
+def _train_zoo(context: CliContext, day: dt.date) -> None:
+    """Train every model of the zoo as of the day after the newest raw data, then score ``day``."""
+    from mlops_platform import scoring, tracking
+    from mlops_platform.training import fit_and_register, prepare_from_lake
+
+    as_of = context.store.list_dates("raw/transactions")[-1] + dt.timedelta(days=1)
+    grid = Table(
+        "model",
+        "version",
+        "gate metric",
+        "holdout",
+        "baseline",
+        "seed targets",
+        "gate decision",
+        title=f"model zoo trained as of {as_of} (MLflow: {context.models.tracking.uri})",
+    )
+    with progress() as bar:
+        task = bar.add_task("training the model zoo", total=len(context.models.model_names))
+        for name in context.models.model_names:
+            run_key = f"demo__{as_of.isoformat()}"
+            prepared = prepare_from_lake(context.store, context.settings, context.models, name, as_of, run_key)
+            outcome = fit_and_register(context.models, name, name, prepared, run_key)
+            metric = context.models.model(name).gate.metric
+            value, base = outcome.metrics.get(metric), outcome.baseline_metrics.get(metric)
+            targets = ", ".join(f"{t.target}: {'pass' if t.passed else 'MISS'}" for t in outcome.targets)
+            grid.add_row(
+                name,
+                outcome.version,
+                metric,
+                "-" if value is None else f"{value:.3f}",
+                "-" if base is None else f"{base:.3f}",
+                targets,
+                outcome.gate_summary,
+            )
+            bar.advance(task)
+    out.print(grid)
+    client, _ = tracking.client_for(context.models.tracking)
+    scored = scoring.score_snapshot(client, context.store, "churn", day)
+    top = context.store.read_partition(scored.partition).to_pandas().nlargest(5, "score")
+    out.print(f"churn v{scored.version} scored {scored.rows:,} customers of {day}; highest risk:")
+    out.print(top[["customer_id", "score", "model_version"]].to_string(index=False))
+
+
 @user_errors
 def run(
     fresh: bool = typer.Option(False, "--fresh", help="Regenerate the demo data even if the lake has some."),
+    train: bool = typer.Option(True, "--train/--no-train", help="Also train, register and gate the model zoo."),
 ) -> None:
-    """Generate, validate, build a week of snapshots and labels, and print a summary."""
+    """Generate, validate, build a week of snapshots and labels, train the zoo, and summarise."""
     context = CliContext(config_dir=None)
     out.print(f"lake: {context.store.uri}")
     _generate_if_empty(context, fresh)
     raw_days = _validate_all(context)
-    rows = _build_week(context, demo_dates(context))
+    dates = demo_dates(context)
+    rows = _build_week(context, dates)
     print_summary(rows, raw_days)
+    if train:
+        _train_zoo(context, dates[-1])
 
 
 def main() -> None:
