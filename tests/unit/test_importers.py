@@ -125,7 +125,10 @@ def test_the_real_online_retail_file(shared_data: Path, tmp_path: Path, config_d
     assert (counts.customers, counts.products, counts.days) == (4_339, 3_665, 305)
     assert counts.cancelled + counts.missing_customer + counts.invalid == 541_909 - 397_924
     days = store.list_dates("raw/transactions")
-    assert len(days) == 305
+    # every calendar day from the first to the last invoice is committed; 305 of them had sales
+    assert (days[0], days[-1], len(days)) == (dt.date(2010, 12, 1), dt.date(2011, 12, 9), 374)
+    empty = [d for d in days if store.manifest(f"raw/transactions/date={d}").rows == 0]
+    assert len(empty) == 374 - 305
     customers = read_raw(store, "customers", None, days[-1] + dt.timedelta(days=1))
     assert customers.num_rows == 4_339
     assert pc.count_distinct(customers["segment"]).as_py() == 3

@@ -320,12 +320,22 @@ def split_by_day(table: pa.Table, column: str) -> Iterator[tuple[dt.date, pa.Tab
 
 
 def partitions(raw: RawImport) -> list[Job]:
-    """Every partition the import writes: the catalogue, the customers and transactions per day."""
+    """Every partition the import writes: the catalogue, the customers and transactions per day.
+
+    A day without invoices (a closed shop, a holiday) gets an empty transactions partition:
+    the source says nothing was sold that day, and label horizons need every day committed.
+    """
     jobs: list[Job] = []
     if raw.counts.first_day is not None:
         jobs.append(("products", raw.counts.first_day, raw.products))
     jobs += [("customers", day, part) for day, part in split_by_day(raw.customers, "signup_date")]
-    jobs += [("transactions", day, part) for day, part in split_by_day(raw.transactions, "ts")]
+    by_day = dict(split_by_day(raw.transactions, "ts"))
+    if by_day:
+        first, last = min(by_day), max(by_day)
+        empty = raw.transactions.slice(0, 0)
+        for offset in range((last - first).days + 1):
+            day = first + dt.timedelta(days=offset)
+            jobs.append(("transactions", day, by_day.get(day, empty)))
     return jobs
 
 
