@@ -438,6 +438,8 @@ def table_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def markdown(report: dict[str, Any]) -> str:
+    from mlops_platform.models.base import LOWER_IS_BETTER
+
     lines = [
         "# Model-zoo quality on real data",
         "",
@@ -512,6 +514,19 @@ def markdown(report: dict[str, Any]) -> str:
                 f"- No usage/events tables: the snapshot of {usage['snapshot_date']} ({usage['rows']:,} customers) "
                 f"built; usage/event features all zero or null: {usage['all_zero_or_null']}."
             )
+        for model, item in shop["models"].items():
+            for line in item.get("targets", []):
+                metric = line["metric"]
+                measured, base = item["metrics"].get(metric), item["baseline_metrics"].get(metric)
+                worse = (
+                    base is not None
+                    and measured is not None
+                    and (measured > base if metric in LOWER_IS_BETTER else measured < base)
+                )
+                if worse:
+                    lines.append(
+                        f"- {model}: the model is below its own baseline on {metric} ({measured:.4f} vs {base:.4f})."
+                    )
         lines += [
             "",
             "| model | version | train dates | holdout date | train rows | holdout rows "
@@ -552,7 +567,14 @@ def environment_info() -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("shoppers", "retail"), help="run one dataset (development)")
+    parser.add_argument("--report-only", action="store_true", help="rebuild quality.md from the recorded JSON")
     args = parser.parse_args()
+    if args.report_only:
+        report = json.loads((RESULTS / "quality.json").read_text())
+        report["rows"] = table_rows(report)
+        (RESULTS / "quality.md").write_text(markdown(report))
+        print(markdown(report))
+        return
     for path in (SHOPPERS, RETAIL):
         if not path.is_file():
             raise SystemExit(f"dataset not found: {path} (set MLOPS_SHARED_DATA)")

@@ -277,7 +277,7 @@ STAGES = (
     ("mlops_platform.training", "run_gate", "fit_and_register / run_gate"),
     ("mlops_platform.training", "_champion_metrics", "fit_and_register / run_gate / champion load + evaluate"),
     ("mlops_platform.scoring", "score_snapshot", "score_snapshot"),
-    ("mlflow.pyfunc:PyFuncModel", "predict", "score_snapshot / pyfunc predict"),
+    ("mlflow.pyfunc:PyFuncModel", "predict", "(any) PyFuncModel.predict (scoring; training: input example check)"),
     ("mlflow.pyfunc", "load_model", "(any) mlflow.pyfunc.load_model"),
     ("mlops_platform.registry", "move_alias", "(any) registry.move_alias"),
     ("mlops_platform.registry", "reconcile_aliases", "(any) registry.reconcile_aliases"),
@@ -285,6 +285,10 @@ STAGES = (
     ("mlops_platform.storage:ObjectStore", "read_partition", "(any) store.read_partition"),
     ("mlops_platform.storage:ObjectStore", "write_partition", "(any) store.write_partition"),
 )
+
+
+# Labels recorded by earlier versions of this script -> their current names (for --report-only).
+RENAMED_STAGES = {"score_snapshot / pyfunc predict": STAGES[14][2]}
 
 
 def instrument(stages: dict[str, list[float]]) -> None:
@@ -620,6 +624,7 @@ def checks(result: dict[str, Any]) -> list[dict[str, Any]]:
     )
     overhead, autolog_overhead = c - a, b - a_plain
     ratio = big["platform"]["seconds"] / big["bare"]["seconds"]
+    cpu_ratio = big["platform"]["cpu_seconds"] / big["bare"]["cpu_seconds"]
     return [
         {
             "name": "demo: platform overhead (c) - (a)",
@@ -645,7 +650,43 @@ def checks(result: dict[str, Any]) -> list[dict[str, Any]]:
             "target": f"<= {TARGETS['big_ratio']:g}",
             "passed": ratio <= TARGETS["big_ratio"],
         },
+        {
+            "name": f"{big['table']['rows']:,} rows: (c) / (a) in CPU seconds (informational, not the target)",
+            "measured": cpu_ratio,
+            "target": f"<= {TARGETS['big_ratio']:g}",
+            "passed": cpu_ratio <= TARGETS["big_ratio"],
+            "informational": True,
+        },
     ]
+
+
+def same_fit_line(part: dict[str, Any], label: str) -> str:
+    """The identical fit timed in (a) and inside (c): their gap is noise from the machine, not overhead."""
+    inside = part["platform"]["stages"].get("fit_and_register / model.fit", {}).get("seconds")
+    if inside is None:
+        return ""
+    gap = inside - part["bare"]["fit_seconds"]
+    return (
+        f"Same fit, two processes ({label}): `model.fit` took {part['bare']['fit_seconds']:.2f} s in (a) and "
+        f"{inside:.2f} s inside (c) ({gap:+.2f} s): the same rows, parameters and seed (best iteration "
+        f"{part['bare']['best_iteration']}, holdout ROC-AUC {part['bare']['roc_auc']:.4f} in (a)), so the gap is "
+        "waiting for the shared CPUs (compare wall and CPU seconds above), not platform work."
+    )
+
+
+def overhead_line(part: dict[str, Any], label: str) -> str:
+    """(c) - (a) split into the stages that make it up."""
+    stages = {k: v["seconds"] for k, v in part["platform"]["stages"].items()}
+    pieces = {
+        "prepare_from_table": stages.get("load: prepare_from_table (read, prepare, split)", 0.0)
+        + stages.get("load: prepare_from_lake", 0.0),
+        "model.fit gap (same fit)": stages.get("fit_and_register / model.fit", 0.0) - part["bare"]["fit_seconds"],
+        "run_gate (champion load + evaluate)": stages.get("fit_and_register / run_gate", 0.0),
+        "_log_run": stages.get("fit_and_register / _log_run", 0.0),
+    }
+    gap = part["platform"]["seconds"] - part["bare"]["seconds"]
+    pieces["the rest (challenger evaluate gap, registry, CLI)"] = gap - sum(pieces.values())
+    return f"(c) - (a) at {label} = {gap:+.2f} s: " + "; ".join(f"{k} {v:+.2f} s" for k, v in pieces.items()) + "."
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -700,6 +741,12 @@ def markdown(result: dict[str, Any]) -> str:
         "`no_bytecode` recompiles every import; every contender here ran with a bytecode cache "
         "(PYTHONPYCACHEPREFIX), as an installed package has.",
         "",
+        same_fit_line(demo, "demo"),
+        "",
+        same_fit_line(big, f"{big['table']['rows']:,} rows"),
+        "",
+        overhead_line(big, f"{big['table']['rows']:,} rows"),
+        "",
         f"{big['table']['rows']:,} rows: {big['bare']['train_rows']:,} train / {big['bare']['holdout_rows']:,} holdout "
         f"(time-based on snapshot_date); `{big['command']}`.",
         "",
@@ -707,7 +754,7 @@ def markdown(result: dict[str, Any]) -> str:
         + "; ".join(f"{k} {v:.2f} s" for k, v in demo["autolog"]["stages"].items())
         + " (demo); "
         + "; ".join(f"{k} {v:.2f} s" for k, v in big["autolog"]["stages"].items())
-        + " (1M).",
+        + f" ({big['table']['rows']:,} rows).",
         "",
         "## Where (c) spends its time (inclusive seconds; nested lines are part of the line above)",
         "",
@@ -778,6 +825,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test; results not recorded)")
     parser.add_argument("--profile", choices=("demo", "big"), help="only cProfile (c) on a previous run's inputs")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rebuild the checks and the Markdown from the recorded JSON"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -789,6 +839,14 @@ def main() -> int:
     if args.profile:
         profile_only(work, args.profile)
         return 0
+    out = work if args.quick else RESULTS  # a smoke test never replaces the record
+    if args.report_only:
+        result = json.loads((out / "training_overhead.json").read_text())
+        for part in (result["demo"]["platform"], result["big"]["platform"], result["scoring"]["inprocess"]):
+            for old, new in RENAMED_STAGES.items():
+                if old in part["stages"]:
+                    part["stages"][new] = part["stages"].pop(old)
+        return write_report(result, out)
     result: dict[str, Any] = {
         "command": " ".join(["python", "benchmarks/training_overhead.py", *sys.argv[1:]]),
         "sizes": size,
@@ -800,15 +858,19 @@ def main() -> int:
     result["scoring"] = scoring(work, size, result["demo"])
     result["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     result["machine"]["load_average_at_end"] = os.getloadavg()
+    return write_report(result, out)
+
+
+def write_report(result: dict[str, Any], out: Path) -> int:
+    """Checks, JSON and Markdown into ``out``; exit code 1 when a target is missed."""
     result["checks"] = checks(result)
     text = markdown(result)
-    out = work if args.quick else RESULTS  # a smoke test never replaces the record
     out.mkdir(parents=True, exist_ok=True)
     (out / "training_overhead.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     (out / "training_overhead.md").write_text(text)
     print()
     print(text)
-    return 0 if all(check["passed"] for check in result["checks"]) else 1
+    return 0 if all(check["passed"] for check in result["checks"] if not check.get("informational")) else 1
 
 
 if __name__ == "__main__":

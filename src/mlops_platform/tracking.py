@@ -130,7 +130,9 @@ def log_artifacts(
         if figures:
             (root / "plots").mkdir(exist_ok=True)
             for name, figure in figures.items():
-                figure.savefig(root / "plots" / f"{name}.png", dpi=90, bbox_inches="tight")
+                # The figures use constrained layout, so nothing is clipped; bbox_inches="tight"
+                # would draw every figure twice (about 0.5 s per training for five plots).
+                figure.savefig(root / "plots" / f"{name}.png", dpi=90)
         if tables:
             (root / "tables").mkdir(exist_ok=True)
             for name, table in tables.items():
