@@ -165,9 +165,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}"
-                )
+                raise RuntimeError(f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}")
             time.sleep(0.5)
         yield MlflowServer(uri=uri)
     finally:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from mlops_platform import __version__, cli_models
+from mlops_platform import __version__, cli_drift, cli_models
 from mlops_platform.cli_support import CliContext, get_context, out, user_errors
 from mlops_platform.data.cli import app as data_app
 from mlops_platform.features.cli import app as features_app
@@ -30,6 +30,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(lake_app, name="lake")
 cli_models.register(app)
+cli_drift.register(app)
 
 
 def _version(value: bool) -> None:
@@ -43,9 +44,7 @@ def root(
     ctx: typer.Context,
     config_dir: Annotated[
         Path | None,
-        typer.Option(
-            "--config-dir", help="Folder with platform.yaml (default: $MLOPS_CONFIG_DIR or ./config)."
-        ),
+        typer.Option("--config-dir", help="Folder with platform.yaml (default: $MLOPS_CONFIG_DIR or ./config)."),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
     version: Annotated[

@@ -65,15 +65,11 @@ def train(
         typer.Option(help="Train on this labelled CSV/parquet (local path or s3://) instead of the lake."),
     ] = None,
     target: Annotated[str | None, typer.Option(help="Target column of --table.")] = None,
-    id_column: Annotated[
-        str | None, typer.Option("--id", help="Id column of --table (never a feature).")
-    ] = None,
+    id_column: Annotated[str | None, typer.Option("--id", help="Id column of --table (never a feature).")] = None,
     time_column: Annotated[
         str | None, typer.Option("--time", help="Time column of --table: the holdout is its newest rows.")
     ] = None,
-    name: Annotated[
-        str | None, typer.Option(help="Register under this name (default: the model name).")
-    ] = None,
+    name: Annotated[str | None, typer.Option(help="Register under this name (default: the model name).")] = None,
     run_key: Annotated[
         str | None,
         typer.Option(help="Idempotency key (DAGs pass their run id): a key already registered is reused."),
@@ -104,9 +100,7 @@ def _print_outcome(outcome) -> None:  # noqa: ANN001 - a TrainingOutcome
     verb = "reused" if outcome.reused else "registered"
     out.print(f"{outcome.model}: {verb} version {outcome.version} (run {outcome.run_id})")
     if outcome.metrics:
-        grid = Table(
-            "metric", "model", "baseline", title=f"{outcome.model} v{outcome.version} on the holdout"
-        )
+        grid = Table("metric", "model", "baseline", title=f"{outcome.model} v{outcome.version} on the holdout")
         for key, value in outcome.metrics.items():
             base = outcome.baseline_metrics.get(key)
             grid.add_row(key, f"{value:.4f}", "" if base is None else f"{base:.4f}")
@@ -156,9 +150,7 @@ def _exists(client, name: str) -> bool:  # noqa: ANN001
 
 @models_app.command("history")
 @user_errors
-def models_history(
-    ctx: typer.Context, name: Annotated[str, typer.Argument(help="Registered model name.")]
-) -> None:
+def models_history(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Registered model name.")]) -> None:
     """Every alias move of NAME: when, who, from, to, why."""
     from mlops_platform import registry, tracking
 
@@ -183,9 +175,7 @@ def promote(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     version: Annotated[str, typer.Argument(help="Version to make champion.")],
-    reason: Annotated[
-        str, typer.Option(help="Why (recorded in the history).")
-    ] = "promoted by hand with mlops promote",
+    reason: Annotated[str, typer.Option(help="Why (recorded in the history).")] = "promoted by hand with mlops promote",
 ) -> None:
     """Move the champion alias of NAME to VERSION (recorded in the history)."""
     from mlops_platform import registry, tracking
@@ -215,9 +205,7 @@ def score(
     context = get_context(ctx)
     client, _ = tracking.client_for(context.models.tracking)
     result = scoring.score_snapshot(client, context.store, model, parse_date(date, "date"))
-    out.print(
-        f"{model} v{result.version}: scored {result.rows:,} customers into {context.store.url(result.partition)}"
-    )
+    out.print(f"{model} v{result.version}: scored {result.rows:,} customers into {context.store.url(result.partition)}")
 
 
 webhook_app = typer.Typer(
@@ -271,9 +259,7 @@ def webhook_serve(
 @user_errors
 def webhook_register(
     ctx: typer.Context,
-    url: Annotated[
-        str, typer.Argument(help="Where MLflow posts, e.g. http://127.0.0.1:8765/mlflow-webhook.")
-    ],
+    url: Annotated[str, typer.Argument(help="Where MLflow posts, e.g. http://127.0.0.1:8765/mlflow-webhook.")],
 ) -> None:
     """Register the alias webhook with the MLflow server (needs a SQL-backed server)."""
     from mlops_platform import tracking, webhooks

@@ -70,9 +70,7 @@ def parse_date(text: str, name: str = "date") -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a date in YYYY-MM-DD form", param_hint=f"--{name}"
-        ) from None
+        raise typer.BadParameter(f"{text!r} is not a date in YYYY-MM-DD form", param_hint=f"--{name}") from None
 
 
 USER_ERRORS: tuple[type[BaseException], ...] = (

@@ -132,8 +132,7 @@ def find_config_dir(explicit: Path | None = None) -> Path:
     candidate = explicit or Path(os.environ.get(CONFIG_DIR_ENV, "config"))
     if not candidate.is_dir():
         raise ConfigError(
-            f"config folder {str(candidate)!r} not found: run from the repository root "
-            f"or set {CONFIG_DIR_ENV}"
+            f"config folder {str(candidate)!r} not found: run from the repository root or set {CONFIG_DIR_ENV}"
         )
     return candidate
 
@@ -209,9 +208,7 @@ def load_section_file(model: type[BaseModel], path: Path, env: Mapping[str, str]
         raise ConfigError(_format_validation_error(str(path), exc)) from None
 
 
-def load_platform_settings(
-    config_dir: Path | None = None, env: Mapping[str, str] | None = None
-) -> PlatformSettings:
+def load_platform_settings(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -> PlatformSettings:
     """Load ``platform.yaml`` from the config folder, with ``MLOPS_*`` overrides."""
     return load_section_file(PlatformSettings, find_config_dir(config_dir) / "platform.yaml", env)
 
@@ -326,9 +323,7 @@ class ModelsSettings(_Section):
         return [n for n, f in type(self).model_fields.items() if f.annotation is ModelSettings]
 
 
-def load_models_settings(
-    config_dir: Path | None = None, env: Mapping[str, str] | None = None
-) -> ModelsSettings:
+def load_models_settings(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -> ModelsSettings:
     """Load ``models.yaml``; ``MLFLOW_TRACKING_URI`` wins over the file's tracking uri."""
     env = os.environ if env is None else env
     settings = load_section_file(ModelsSettings, find_config_dir(config_dir) / "models.yaml", env)
@@ -336,3 +331,69 @@ def load_models_settings(
         tracking = settings.tracking.model_copy(update={"uri": env["MLFLOW_TRACKING_URI"]})
         settings = settings.model_copy(update={"tracking": tracking})
     return settings
+
+
+# -- config/drift.yaml -------------------------------------------------------------------------
+
+# Evidently stat tests (by their registered names) that fit each column kind.
+NUMERICAL_DRIFT_METHODS = (
+    "wasserstein",
+    "ks",
+    "psi",
+    "jensenshannon",
+    "kl_div",
+    "hellinger",
+    "anderson",
+    "cramer_von_mises",
+    "energy_distance",
+    "mannw",
+    "t_test",
+)
+CATEGORICAL_DRIFT_METHODS = ("jensenshannon", "chisquare", "psi", "kl_div", "hellinger", "TVD", "g_test", "z")
+
+
+class DriftDecisionSettings(_Section):
+    """How a feature snapshot is judged against the champion's training reference."""
+
+    drifted_share_threshold: float = Field(
+        gt=0, le=1, description="retrain when at least this share of the tested columns drifted"
+    )
+    numerical_method: str = Field(description="Evidently stat test of numeric columns")
+    categorical_method: str = Field(description="Evidently stat test of categorical columns")
+    per_column_threshold: float = Field(
+        gt=0, description="a column drifts when its p-value is below / its distance is at least this"
+    )
+    sample_rows: int = Field(gt=0, description="seeded sample cap on each side before testing")
+    seed: int
+
+    @field_validator("numerical_method")
+    @classmethod
+    def _numerical(cls, value: str) -> str:
+        if value not in NUMERICAL_DRIFT_METHODS:
+            raise ValueError(f"must be one of {', '.join(NUMERICAL_DRIFT_METHODS)}")
+        return value
+
+    @field_validator("categorical_method")
+    @classmethod
+    def _categorical(cls, value: str) -> str:
+        if value not in CATEGORICAL_DRIFT_METHODS:
+            raise ValueError(f"must be one of {', '.join(CATEGORICAL_DRIFT_METHODS)}")
+        return value
+
+
+class RetrainSettings(_Section):
+    """When a champion is retrained regardless of drift."""
+
+    max_champion_age_days: int = Field(gt=0, description="days of data time after which a champion is stale")
+
+
+class DriftSettings(_Section):
+    """Everything in ``config/drift.yaml``."""
+
+    decision: DriftDecisionSettings
+    retrain: RetrainSettings
+
+
+def load_drift_settings(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -> DriftSettings:
+    """Load ``drift.yaml`` from the config folder, with ``MLOPS_DECISION_*``/``MLOPS_RETRAIN_*`` overrides."""
+    return load_section_file(DriftSettings, find_config_dir(config_dir) / "drift.yaml", env)

@@ -138,9 +138,7 @@ def reconcile_aliases(client: MlflowClient, name: str, seen_by: str = "mlops") -
                 reason=f"alias found moved (first seen by {seen_by})",
             )
             known = (
-                {**known, alias: actual[alias]}
-                if alias in actual
-                else {k: v for k, v in known.items() if k != alias}
+                {**known, alias: actual[alias]} if alias in actual else {k: v for k, v in known.items() if k != alias}
             )
             record_event(client, event, known)
             events.append(event)
@@ -160,9 +158,7 @@ def move_alias(
     if before.get(alias) == str(version):
         return None
     after = {**before, alias: str(version)}
-    event = AliasEvent(
-        now_iso(), name, alias, before.get(alias), str(version), actor or default_actor(), reason
-    )
+    event = AliasEvent(now_iso(), name, alias, before.get(alias), str(version), actor or default_actor(), reason)
     _apply(client, name, before, after, lambda: client.set_registered_model_alias(name, alias, str(version)))
     _write_event(client, event)
     return event
@@ -207,9 +203,7 @@ def find_version_by_run_key(client: MlflowClient, name: str, run_key: str) -> Mo
     return min(found, key=lambda v: int(v.version)) if found else None
 
 
-def promote(
-    client: MlflowClient, name: str, version: str, reason: str, actor: str | None = None
-) -> AliasEvent | None:
+def promote(client: MlflowClient, name: str, version: str, reason: str, actor: str | None = None) -> AliasEvent | None:
     """Make ``version`` the champion (checking it exists first)."""
     try:
         client.get_model_version(name, str(version))

@@ -110,9 +110,7 @@ def log_batch(
     stamp = int(time.time() * 1000)
     client.log_batch(
         run_id,
-        metrics=[
-            Metric(k, float(v), stamp, 0) for k, v in metrics.items() if v == v and abs(v) != float("inf")
-        ],
+        metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items() if v == v and abs(v) != float("inf")],
         params=[Param(k, v) for k, v in _flatten("", params).items()],
         tags=[RunTag(k, str(v)) for k, v in tags.items()],
     )

@@ -53,9 +53,7 @@ class TrainingOutcome:
     def gate_summary(self) -> str:
         if self.decision is None:
             return "reused: gate already ran for this run key"
-        return (
-            "promoted to champion: " if self.decision.promote else "kept as challenger: "
-        ) + self.decision.reason
+        return ("promoted to champion: " if self.decision.promote else "kept as challenger: ") + self.decision.reason
 
 
 @dataclass(frozen=True)
@@ -135,9 +133,7 @@ def run_gate(
     else:
         champion_value = None if champion_metrics is None else champion_metrics.get(settings.gate.metric)
         decision = registry.decide(settings.gate, metrics, champion_value, champion_version)
-    client.set_model_version_tag(
-        name, version, "gate_decision", "promoted" if decision.promote else "rejected"
-    )
+    client.set_model_version_tag(name, version, "gate_decision", "promoted" if decision.promote else "rejected")
     client.set_model_version_tag(name, version, "gate_reason", decision.reason)
     client.update_model_version(name, version, description=f"Gate: {decision.reason}")
     if decision.promote:
@@ -174,9 +170,7 @@ def fit_and_register(
     if run_key:
         existing = registry.find_version_by_run_key(client, registered_name, run_key)
         if existing is not None:
-            _logger.info(
-                "run key %s already registered as %s v%s", run_key, registered_name, existing.version
-            )
+            _logger.info("run key %s already registered as %s v%s", run_key, registered_name, existing.version)
             return TrainingOutcome(registered_name, str(existing.version), str(existing.run_id), reused=True)
     if _model_exists(client, registered_name):
         registry.reconcile_aliases(client, registered_name)
@@ -266,9 +260,7 @@ def _log_run(
         **tags,
         "summary": f"{settings.gate.metric}={result.metrics.get(settings.gate.metric, float('nan')):.4f}",
     }
-    return tracking.log_model_version(
-        client, run_id, name, CustomerModelPyfunc(model), example, output, version_tags
-    )
+    return tracking.log_model_version(client, run_id, name, CustomerModelPyfunc(model), example, output, version_tags)
 
 
 def _parquet_bytes(frame: pd.DataFrame) -> bytes:

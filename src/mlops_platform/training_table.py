@@ -67,9 +67,7 @@ def prepare_from_table(
         raise InputError(f"{model}: training on a table needs --target")
     data, report = prepare_table(frame, target, id_column=id_column, time_column=time_column)
     for column, blanks in report.numeric_text.items():
-        _logger.warning(
-            "%s: column %s held numbers as text; %d blank value(s) became missing", path, column, blanks
-        )
+        _logger.warning("%s: column %s held numbers as text; %d blank value(s) became missing", path, column, blanks)
     seed = models.training_sets.seed
     train, holdout = split_holdout(data, share=0.2, seed=seed)
     sample = train.frame[train.features].sample(

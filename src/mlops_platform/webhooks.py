@@ -129,9 +129,7 @@ class AliasWebhookReceiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server naming
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length).decode()
-                status, text = receiver.handle(
-                    self.path, {k.lower(): v for k, v in self.headers.items()}, body
-                )
+                status, text = receiver.handle(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 self.send_response(status)
                 self.end_headers()
                 self.wfile.write(text.encode())

@@ -48,16 +48,12 @@ def test_a_missing_key_is_named(tmp_path: Path, config_dir: Path) -> None:
     [
         pytest.param("storage", "uri", "ftp://x", r"storage\.uri: .*file:// or s3://", id="bad-scheme"),
         pytest.param("features", "rfm_window_days", -1, r"features\.rfm_window_days", id="negative-window"),
-        pytest.param(
-            "features", "arpu_bucket_edges", [3, 2, 1], r"arpu_bucket_edges.*increasing", id="edges"
-        ),
+        pytest.param("features", "arpu_bucket_edges", [3, 2, 1], r"arpu_bucket_edges.*increasing", id="edges"),
         pytest.param("dates", "start", "yesterday", r"dates\.start", id="bad-date"),
         pytest.param("validation", "max_missing_share", 2, r"validation\.max_missing_share", id="share>1"),
     ],
 )
-def test_a_bad_value_is_named(
-    tmp_path: Path, config_dir: Path, section: str, key: str, value, message: str
-) -> None:
+def test_a_bad_value_is_named(tmp_path: Path, config_dir: Path, section: str, key: str, value, message: str) -> None:
     folder = _config_copy(tmp_path, config_dir, lambda d: d[section].update({key: value}))
     with pytest.raises(ConfigError, match=message):
         load_platform_settings(folder, env={})

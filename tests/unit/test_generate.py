@@ -183,9 +183,7 @@ def test_cli_generates_into_the_lake(config_dir: Path, local_uri: str):
     assert raw_dates(store, "products") == [dt.date(2025, 2, 1), dt.date(2025, 2, 15)]
     assert read_products(store, dt.date(2025, 2, 20)).num_rows >= 50
     expected, _ = collect(
-        GeneratorConfig(
-            customers=200, days=20, seed=5, start=dt.date(2025, 2, 1), drift_from=dt.date(2025, 2, 15)
-        )
+        GeneratorConfig(customers=200, days=20, seed=5, start=dt.date(2025, 2, 1), drift_from=dt.date(2025, 2, 15))
     )
     stored = read_raw(store, "transactions", None, dt.date(2025, 3, 1)).sort_by("transaction_id")
     assert stored.equals(expected["transactions"])
@@ -209,13 +207,11 @@ def churn_frame(config: GeneratorConfig, cutoff: int) -> pd.DataFrame:
     recent = pd.concat([window(f, cutoff - 90, cutoff).customer_id for f in frames.values()]).unique()
     customers = tables["customers"].to_pandas().set_index("customer_id")
     out = pd.DataFrame(index=pd.Index(np.sort(recent), name="customer_id"))
-    out["tenure"] = (
-        config.start + dt.timedelta(days=cutoff) - customers.loc[out.index, "signup_date"]
-    ).apply(lambda d: d.days)
+    out["tenure"] = (config.start + dt.timedelta(days=cutoff) - customers.loc[out.index, "signup_date"]).apply(
+        lambda d: d.days
+    )
     for days in (7, 28):
-        out[f"data_{days}d"] = np.log1p(
-            window(usage, cutoff - days, cutoff).groupby("customer_id").data_mb.sum()
-        )
+        out[f"data_{days}d"] = np.log1p(window(usage, cutoff - days, cutoff).groupby("customer_id").data_mb.sum())
     out = out.fillna(0.0)
     out["trend"] = out.data_7d - out.data_28d
     bought = window(transactions, cutoff - 90, cutoff).groupby("customer_id")

@@ -88,9 +88,7 @@ def test_an_import_writes_one_partition_per_day_and_validates(tmp_path: Path, co
 def test_renamed_columns_and_mapping_errors(tmp_path: Path) -> None:
     header = HEADER.replace("CustomerID", "Customer ID").replace("InvoiceDate", "When")
     path = write_source(tmp_path / "renamed.csv", header=header)
-    with pytest.raises(
-        InputError, match=r"'InvoiceDate' \(mapping key invoice_date\).*rename with --mapping"
-    ):
+    with pytest.raises(InputError, match=r"'InvoiceDate' \(mapping key invoice_date\).*rename with --mapping"):
         read_source(path, ColumnMapping())
     mapping = ColumnMapping().with_overrides(["customer_id=Customer ID", "invoice_date = When"])
     assert to_raw_tables(read_source(path, mapping)).counts.rows_written == 6

@@ -49,9 +49,7 @@ GOOD_ROWS = [
 ]
 
 
-def test_a_good_csv_replaces_the_partition(
-    store: ObjectStore, settings: PlatformSettings, tmp_path: Path
-) -> None:
+def test_a_good_csv_replaces_the_partition(store: ObjectStore, settings: PlatformSettings, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "day.csv", GOOD_ROWS)
     result = load_file(store, settings, "transactions", path, DAY)
     assert result.manifest.rows == 3
@@ -113,24 +111,16 @@ def test_a_missing_column_is_named(store: ObjectStore, settings: PlatformSetting
         load_file(store, settings, "transactions", path, DAY)
 
 
-def test_an_unknown_table_lists_the_known_ones(
-    store: ObjectStore, settings: PlatformSettings, tmp_path: Path
-) -> None:
+def test_an_unknown_table_lists_the_known_ones(store: ObjectStore, settings: PlatformSettings, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "day.csv", GOOD_ROWS)
-    with pytest.raises(
-        InputError, match="unknown table 'orders'; known tables: customers, products, transactions"
-    ):
+    with pytest.raises(InputError, match="unknown table 'orders'; known tables: customers, products, transactions"):
         load_file(store, settings, "orders", path, DAY)
 
 
-def test_customers_must_not_repeat_earlier_ones(
-    store: ObjectStore, settings: PlatformSettings, tmp_path: Path
-) -> None:
+def test_customers_must_not_repeat_earlier_ones(store: ObjectStore, settings: PlatformSettings, tmp_path: Path) -> None:
     path = tmp_path / "customers.parquet"
     pq.write_table(customers([3, 4], signup=DAY), path)
-    with pytest.raises(
-        DataValidationError, match=r"customers\.customer_id: rule 'unique key'.*customer_id 3$"
-    ):
+    with pytest.raises(DataValidationError, match=r"customers\.customer_id: rule 'unique key'.*customer_id 3$"):
         load_file(store, settings, "customers", path, DAY)
     pq.write_table(customers([4, 5], signup=DAY), path)
     load_file(store, settings, "customers", path, DAY)

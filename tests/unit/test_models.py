@@ -133,9 +133,7 @@ def test_smote_keeps_the_original_rows_and_the_categorical_levels():
 
 
 def test_an_unknown_imbalance_strategy_is_refused(split):
-    with pytest.raises(
-        InputError, match=r"unknown imbalance strategy oversample; known: none, class_weight, smote"
-    ):
+    with pytest.raises(InputError, match=r"unknown imbalance strategy oversample; known: none, class_weight, smote"):
         ConversionModel({**FAST_BOOSTER, "strategies": ["oversample"]}).fit(split[0])
 
 
@@ -184,10 +182,7 @@ def behaviour() -> TrainingData:
     }
     size = 150
     frame = pd.DataFrame(
-        {
-            name: np.concatenate([rng.gamma(20, c / 20, size) for c in means])
-            for name, means in centres.items()
-        }
+        {name: np.concatenate([rng.gamma(20, c / 20, size) for c in means]) for name, means in centres.items()}
     )
     frame["plan"] = pd.Categorical(rng.choice(["a", "b"], len(frame)))
     return TrainingData(frame, [*centres, "plan"], categorical=["plan"])
@@ -268,9 +263,7 @@ def test_pyfunc_roundtrip_predicts_like_predict_frame(churn, split, tmp_path):
 
     holdout = split[1].frame
     path = tmp_path / "churn"
-    mlflow.pyfunc.save_model(
-        path, python_model=CustomerModelPyfunc(churn), pip_requirements=["mlops-platform"]
-    )
+    mlflow.pyfunc.save_model(path, python_model=CustomerModelPyfunc(churn), pip_requirements=["mlops-platform"])
     loaded = mlflow.pyfunc.load_model(str(path))
 
     served = loaded.predict(holdout.assign(unrelated=1))

@@ -50,9 +50,7 @@ def test_a_move_to_the_same_version_records_nothing(client: MlflowClient, name: 
     assert len(registry.history(client, name)) == 1
 
 
-def test_a_move_made_outside_the_platform_is_recorded_when_first_seen(
-    client: MlflowClient, name: str
-) -> None:
+def test_a_move_made_outside_the_platform_is_recorded_when_first_seen(client: MlflowClient, name: str) -> None:
     _model_with_versions(client, name, 3)
     registry.move_alias(client, name, "champion", "1", "first")
     client.set_registered_model_alias(name, "champion", "3")  # what the MLflow UI does

@@ -37,9 +37,7 @@ def test_a_rerun_replaces_the_partition_with_a_new_attempt(any_uri: str) -> None
     assert store.read_partition(PART).num_rows == 3  # not 6: the old attempt is not read
 
 
-def test_an_interrupted_first_write_leaves_no_partition(
-    any_uri: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_interrupted_first_write_leaves_no_partition(any_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     store = ObjectStore(any_uri)
 
     def crash(path: str, data: bytes) -> None:
@@ -56,9 +54,7 @@ def test_an_interrupted_first_write_leaves_no_partition(
         store.read_partition(PART)
 
 
-def test_an_interrupted_rerun_keeps_the_previous_content(
-    any_uri: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_interrupted_rerun_keeps_the_previous_content(any_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     store = ObjectStore(any_uri)
     store.write_partition(PART, _table([1, 2, 3]))
 

@@ -88,9 +88,7 @@ def test_two_text_levels_map_the_rarer_or_the_named_one_to_1(export):
 
 
 def test_a_missing_target_column_is_named_with_the_columns_available(export):
-    with pytest.raises(
-        InputError, match=r"target column 'churned' is not in the table; its columns are: customer_id"
-    ):
+    with pytest.raises(InputError, match=r"target column 'churned' is not in the table; its columns are: customer_id"):
         prepare_table(export, "churned")
 
 

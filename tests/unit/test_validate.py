@@ -99,9 +99,7 @@ def test_missing_values_over_the_limit(store: ObjectStore, settings: PlatformSet
     )
 
 
-def test_nullable_columns_are_exempt_from_missing_values(
-    store: ObjectStore, settings: PlatformSettings
-) -> None:
+def test_nullable_columns_are_exempt_from_missing_values(store: ObjectStore, settings: PlatformSettings) -> None:
     good_lake(store)
     no_products = events().set_column(3, "product_id", pa.nulls(4, pa.int64()))
     write_raw(store, "events", DAY, no_products)
@@ -122,9 +120,7 @@ def test_duplicate_transaction_ids_within_the_day(store: ObjectStore, settings: 
 def test_transaction_ids_reused_from_an_earlier_day(store: ObjectStore, settings: PlatformSettings) -> None:
     good_lake(store)
     before = DAY - dt.timedelta(days=1)
-    earlier = transactions(
-        transaction_id=[7, 8, 9, 4], customer_id=[1, 2, 1, 2], ts=[TS - dt.timedelta(days=1)] * 4
-    )
+    earlier = transactions(transaction_id=[7, 8, 9, 4], customer_id=[1, 2, 1, 2], ts=[TS - dt.timedelta(days=1)] * 4)
     write_raw(store, "transactions", before, earlier)
     assert validate_day(store, settings, before).passed
     _fails(store, settings, r"'unique key' broken by 1 row\(s\) \(already used on an earlier day\); .*id 4$")
@@ -134,9 +130,7 @@ def test_both_backends_see_reused_ids_and_store_the_report(any_uri: str, setting
     store = ObjectStore(any_uri)
     good_lake(store)
     before = DAY - dt.timedelta(days=1)
-    write_raw(
-        store, "transactions", before, transactions(transaction_id=[7, 8, 9, 4], customer_id=[1, 2, 1, 2])
-    )
+    write_raw(store, "transactions", before, transactions(transaction_id=[7, 8, 9, 4], customer_id=[1, 2, 1, 2]))
     report = validate_day(store, settings, DAY)
     assert [v.message() for v in report.violations] == [
         "transactions.transaction_id: rule 'unique key' broken by 1 row(s) (already used on an earlier day); "
@@ -186,9 +180,7 @@ def test_a_product_of_a_later_catalogue_is_unknown(store: ObjectStore, settings:
 
 def test_unknown_customer_and_one_who_signs_up_later(store: ObjectStore, settings: PlatformSettings) -> None:
     good_lake(store)
-    write_raw(
-        store, "customers", DAY + dt.timedelta(days=2), customers([5], signup=DAY + dt.timedelta(days=2))
-    )
+    write_raw(store, "customers", DAY + dt.timedelta(days=2), customers([5], signup=DAY + dt.timedelta(days=2)))
     write_raw(store, "transactions", DAY, transactions(customer_id=[1, 5, 6, 1]))
     _fails(
         store,
@@ -207,9 +199,7 @@ def test_negative_amounts(store: ObjectStore, settings: PlatformSettings) -> Non
     )
 
 
-def test_timestamps_after_and_before_the_partition_date(
-    store: ObjectStore, settings: PlatformSettings
-) -> None:
+def test_timestamps_after_and_before_the_partition_date(store: ObjectStore, settings: PlatformSettings) -> None:
     good_lake(store)
     later, earlier = TS + dt.timedelta(days=1), TS - dt.timedelta(days=3)
     write_raw(store, "transactions", DAY, transactions(ts=[TS, later, earlier, TS]))
@@ -294,9 +284,7 @@ def test_a_corrupt_parquet_file_is_named(store: ObjectStore, settings: PlatformS
     _fails(store, settings, rf"transactions: rule 'readable file' broken by 4 row\(s\) .*{manifest.files[0]}")
 
 
-def test_the_cache_skips_unchanged_days_and_sees_rewrites(
-    store: ObjectStore, settings: PlatformSettings
-) -> None:
+def test_the_cache_skips_unchanged_days_and_sees_rewrites(store: ObjectStore, settings: PlatformSettings) -> None:
     good_lake(store)
     assert ensure_valid(store, settings, [DAY]).validated == [DAY]
     assert ensure_valid(store, settings, [DAY]).cached == [DAY]
@@ -341,9 +329,7 @@ def run_cli(tmp_path: Path, config_dir: Path, *args: str):
     return CliRunner().invoke(app, ["--config-dir", str(config_dir), *args], env=env)
 
 
-def test_cli_validate_passes_and_prints_a_summary(
-    tmp_path: Path, config_dir: Path, store: ObjectStore
-) -> None:
+def test_cli_validate_passes_and_prints_a_summary(tmp_path: Path, config_dir: Path, store: ObjectStore) -> None:
     good_lake(store)
     result = run_cli(tmp_path, config_dir, "data", "validate")
     assert result.exit_code == 0, result.output

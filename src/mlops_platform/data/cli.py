@@ -39,18 +39,12 @@ def generate_command(
     customers: Annotated[
         int | None, typer.Option("--customers", help="Number of customers (default: generator.customers).")
     ] = None,
-    days: Annotated[
-        int | None, typer.Option("--days", help="Days to simulate (default: generator.days).")
-    ] = None,
+    days: Annotated[int | None, typer.Option("--days", help="Days to simulate (default: generator.days).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (default: generator.seed).")] = None,
-    start: Annotated[
-        str | None, typer.Option("--start", help="First day, YYYY-MM-DD (default: dates.start).")
-    ] = None,
+    start: Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD (default: dates.start).")] = None,
     drift_from: Annotated[
         str | None,
-        typer.Option(
-            "--drift-from", help="From this day on: data-usage surge, new prices, engagement shift."
-        ),
+        typer.Option("--drift-from", help="From this day on: data-usage surge, new prices, engagement shift."),
     ] = None,
 ) -> None:
     """Generate a seeded demo telco into the lake: one raw partition per table and day.
@@ -72,9 +66,7 @@ def generate_command(
         summary = generate_to_store(context.store, config, on_day=lambda _day: bar.advance(task))
     for line in summary.lines():
         out.print(line, highlight=False)
-    out.print(
-        f"written to {context.store.url('raw')} in {time.perf_counter() - started:.1f} s", highlight=False
-    )
+    out.print(f"written to {context.store.url('raw')} in {time.perf_counter() - started:.1f} s", highlight=False)
 
 
 # -- validate, load, import ---------------------------------------------------------------------
@@ -84,9 +76,7 @@ def _option_date(text: str | None, name: str) -> dt.date | None:
     return None if text is None else parse_date(text, name)
 
 
-def _days_to_validate(
-    view: LakeView, day: dt.date | None, start: dt.date | None, end: dt.date | None
-) -> list[dt.date]:
+def _days_to_validate(view: LakeView, day: dt.date | None, start: dt.date | None, end: dt.date | None) -> list[dt.date]:
     """The committed raw dates the options select (all of them by default)."""
     committed = view.all_dates()
     if day is not None:
@@ -172,9 +162,7 @@ def validate_command(
 @user_errors
 def load_command(
     ctx: typer.Context,
-    table: Annotated[
-        str, typer.Argument(help="Raw table: customers, products, transactions, usage, events.")
-    ],
+    table: Annotated[str, typer.Argument(help="Raw table: customers, products, transactions, usage, events.")],
     file: Annotated[Path, typer.Argument(help="A .csv, .csv.gz or .parquet file with the table's columns.")],
     date: Annotated[str, typer.Option("--date", help="The partition to write (YYYY-MM-DD).")],
 ) -> None:
@@ -202,8 +190,7 @@ def import_command(
         list[str] | None,
         typer.Option(
             "--mapping",
-            help="Rename a source column, key=column (repeatable); keys: "
-            + ", ".join(ColumnMapping.field_names()),
+            help="Rename a source column, key=column (repeatable); keys: " + ", ".join(ColumnMapping.field_names()),
         ),
     ] = None,
 ) -> None:

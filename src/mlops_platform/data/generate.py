@@ -112,8 +112,7 @@ class GenerationSummary:
         drift = f", drift from {cfg.drift_from}" if cfg.drift_from else ""
         head = [
             f"generated {cfg.start} .. {cfg.last_day} ({cfg.days} days, seed {cfg.seed}{drift})",
-            f"customers: {cfg.customers:,} "
-            f"({self.churned:,} churned, {self.active_at_end:,} active at the end)",
+            f"customers: {cfg.customers:,} ({self.churned:,} churned, {self.active_at_end:,} active at the end)",
         ]
         return head + [f"  {name:<13}{count:>12,} rows" for name, count in self.rows.items()]
 
@@ -190,9 +189,7 @@ class TelcoSimulator:
         self.onset_day[fading] = onset[fading]
         self.churn_day[fading] = np.maximum(onset + self._rng.integers(14, 43, len(pop)), 1)[fading]
 
-    def _give_pack(
-        self, who: np.ndarray, choice: np.ndarray, quantity: np.ndarray, until: np.ndarray
-    ) -> None:
+    def _give_pack(self, who: np.ndarray, choice: np.ndarray, quantity: np.ndarray, until: np.ndarray) -> None:
         """A new pack replaces the one held (leftovers are lost); valid before day ``until``."""
         self._pack[who] = choice
         self._expiry[who] = until
@@ -310,9 +307,7 @@ class TelcoSimulator:
         pop, rng = self.population, self._rng
         left = self._expiry[who] - t
         quota, used = self._quota[who], self._used[who]
-        spent = np.where(
-            quota[:, 0] > 0, used[:, 0] >= quota[:, 0], (quota[:, 1] > 0) & (used[:, 1] >= quota[:, 1])
-        )
+        spent = np.where(quota[:, 0] > 0, used[:, 0] >= quota[:, 0], (quota[:, 1] > 0) & (used[:, 1] >= quota[:, 1]))
         need = (left <= 0) | spent
         logit = -5.0 + 5.5 * need + 1.6 * (~need & (left <= 1)) + 1.5 * (t - self._click_day[who] <= 3)
         logit += 0.5 * np.log(pop.engagement[who]) - 1.5 * (pop.price_sensitivity[who] - 0.4)

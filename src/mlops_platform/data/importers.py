@@ -78,9 +78,7 @@ class ColumnMapping:
             if not sep or not column:
                 raise InputError(f"--mapping {pair!r}: expected key=column, e.g. customer_id=Customer ID")
             if key not in self.field_names():
-                raise InputError(
-                    f"--mapping {pair!r}: unknown key {key!r}; keys: {', '.join(self.field_names())}"
-                )
+                raise InputError(f"--mapping {pair!r}: unknown key {key!r}; keys: {', '.join(self.field_names())}")
             changes[key] = column
         return replace(self, **changes)
 
@@ -245,9 +243,7 @@ def _customers(lines: pd.DataFrame) -> pa.Table:
     ordered = lines.sort_values(["customer_id", "invoice_date", "transaction_id"])
     first = ordered.drop_duplicates("customer_id").set_index("customer_id")
     first_day = first["invoice_date"].dt.floor("D")
-    on_first_day = (
-        lines["invoice_date"].dt.floor("D").to_numpy() == first_day.reindex(lines["customer_id"]).to_numpy()
-    )
+    on_first_day = lines["invoice_date"].dt.floor("D").to_numpy() == first_day.reindex(lines["customer_id"]).to_numpy()
     spend = lines[on_first_day].groupby("customer_id")["amount"].sum().reindex(first.index)
     order = np.lexsort((first.index.to_numpy(), first_day.to_numpy()))
     return pa.table(
@@ -354,8 +350,7 @@ def write_import(
     jobs = partitions(raw)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = {
-            pool.submit(write_raw, store, name, day, part, writer): (name, day, part)
-            for name, day, part in jobs
+            pool.submit(write_raw, store, name, day, part, writer): (name, day, part) for name, day, part in jobs
         }
         done = (futures[f] for f in _finished(futures))
         try:

@@ -210,9 +210,7 @@ class LakeView:
     def customer_ids(self, day: dt.date) -> pa.ChunkedArray:
         """Ids of the customers signed up on or before ``day`` (partitions up to and including it)."""
         table = self._customers_upto(day)
-        return table.filter(pc.less_equal(table["known_from"], pa.scalar(day, pa.date32()))).column(
-            "customer_id"
-        )
+        return table.filter(pc.less_equal(table["known_from"], pa.scalar(day, pa.date32()))).column("customer_id")
 
     def customer_ids_before(self, day: dt.date) -> pa.ChunkedArray:
         """Ids in the customers partitions before ``day`` (whatever their signup date)."""

@@ -65,9 +65,7 @@ def read_user_file(path: Path, spec: TableContract) -> pa.Table:
             return pacsv.read_csv(path, convert_options=options)
     except (pa.ArrowInvalid, OSError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(
-            f"{path}: not a readable {'parquet' if 'parquet' in name else 'CSV'} file: {reason}"
-        ) from None
+        raise InputError(f"{path}: not a readable {'parquet' if 'parquet' in name else 'CSV'} file: {reason}") from None
     raise InputError(f"{path}: unknown file type; use one of {', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)}")
 
 

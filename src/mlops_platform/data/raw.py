@@ -27,9 +27,7 @@ def conform(table: pa.Table, spec: TableContract) -> pa.Table:
     """
     missing = [name for name in spec.columns if name not in table.column_names]
     if missing:
-        raise DataValidationError(
-            f"{spec.name}: missing column(s) {', '.join(missing)} (rule: column presence)"
-        )
+        raise DataValidationError(f"{spec.name}: missing column(s) {', '.join(missing)} (rule: column presence)")
     columns = []
     for field in spec.schema:
         column = table.column(field.name)
@@ -58,9 +56,7 @@ def raw_dates(store: ObjectStore, table_name: str) -> list[dt.date]:
     return store.list_dates(contract(table_name).dataset)
 
 
-def raw_dataset(
-    store: ObjectStore, table_name: str, start: dt.date | None, end: dt.date
-) -> ds.Dataset | None:
+def raw_dataset(store: ObjectStore, table_name: str, start: dt.date | None, end: dt.date) -> ds.Dataset | None:
     """A lazy dataset over the committed partitions with ``start <= date < end``.
 
     ``start=None`` takes every partition before ``end``. Returns None when there are none.

@@ -146,9 +146,7 @@ class TableChecker:
         self.result.rules[rule] = self.result.rules.get(rule, True) and bad == 0
         if bad:
             self.result.violations.append(
-                RuleViolation(
-                    self.spec.name, column, rule, bad, self.examples(mask), detail, self.example_name()
-                )
+                RuleViolation(self.spec.name, column, rule, bad, self.examples(mask), detail, self.example_name())
             )
 
     def example_name(self) -> str:

@@ -259,9 +259,7 @@ class HistoryCoverage:
         return 0 if self.earliest is None else max(0, (self.training_date - self.earliest).days)
 
 
-def check_history_coverage(
-    store: ObjectStore, settings: PlatformSettings, training_date: dt.date
-) -> HistoryCoverage:
+def check_history_coverage(store: ObjectStore, settings: PlatformSettings, training_date: dt.date) -> HistoryCoverage:
     """Check that committed transactions start at least ``min_history_days`` before ``training_date``.
 
     Days without a transactions partition between the earliest one and the day before

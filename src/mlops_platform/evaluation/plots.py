@@ -64,9 +64,7 @@ def pr_figure(y_true: ArrayLike, scores: ArrayLike, title: str = "Precision-reca
     return figure
 
 
-def calibration_figure(
-    y_true: ArrayLike, scores: ArrayLike, n_bins: int = 10, title: str = "Calibration"
-) -> Figure:
+def calibration_figure(y_true: ArrayLike, scores: ArrayLike, n_bins: int = 10, title: str = "Calibration") -> Figure:
     """Mean predicted probability against the observed positive rate in quantile bins."""
     y, p = _arrays(y_true, scores)
     figure, axes = _new_figure(title)
@@ -120,9 +118,7 @@ def residuals_figure(y_true: ArrayLike, y_pred: ArrayLike, title: str = "Residua
     return figure
 
 
-def predicted_vs_actual_figure(
-    y_true: ArrayLike, y_pred: ArrayLike, title: str = "Predicted vs actual"
-) -> Figure:
+def predicted_vs_actual_figure(y_true: ArrayLike, y_pred: ArrayLike, title: str = "Predicted vs actual") -> Figure:
     """Scatter of predictions against actuals, with the identity line."""
     y, p = _arrays(y_true, y_pred)
     figure, axes = _new_figure(title)

@@ -92,9 +92,7 @@ def _read_labelled(store: ObjectStore, day: dt.date, target: str | None) -> pa.T
     labels = store.read_partition(date_partition(LABELS_DATASET, day), columns=["customer_id", target])
     joined = features.join(labels, keys="customer_id", join_type="inner")
     if joined.num_rows != features.num_rows:
-        _logger.warning(
-            "%s: %d snapshot rows without labels dropped", day, features.num_rows - joined.num_rows
-        )
+        _logger.warning("%s: %d snapshot rows without labels dropped", day, features.num_rows - joined.num_rows)
     return joined.sort_by([("customer_id", "ascending")])
 
 
@@ -184,9 +182,7 @@ def build_training_set(
     return manifest
 
 
-def load_training_set(
-    store: ObjectStore, model: str, run: str
-) -> tuple[TrainingSetManifest, pa.Table, pa.Table]:
+def load_training_set(store: ObjectStore, model: str, run: str) -> tuple[TrainingSetManifest, pa.Table, pa.Table]:
     """The manifest, train and holdout tables of a stored training set."""
     prefix = training_run_path(model, run)
     if not store.exists(f"{prefix}/manifest.json"):

@@ -57,9 +57,7 @@ class TrainingData:
             raise InputError(f"training data: missing column(s) {', '.join(missing)}")
         clash = [name for name in roles if name is not None and name in self.features]
         if clash:
-            raise InputError(
-                f"training data: {', '.join(clash)} cannot be both a feature and a target/id/time"
-            )
+            raise InputError(f"training data: {', '.join(clash)} cannot be both a feature and a target/id/time")
         stray = [name for name in self.categorical if name not in self.features]
         if stray:
             raise InputError(f"training data: categorical column(s) {', '.join(stray)} are not features")

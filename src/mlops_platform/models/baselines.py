@@ -29,9 +29,7 @@ def linear_pipeline(numeric: list[str], categorical: list[str], estimator: BaseE
     """Impute, scale and one-hot encode, then ``estimator``."""
     parts = []
     if numeric:
-        numeric_steps = make_pipeline(
-            SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
-        )
+        numeric_steps = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler())
         parts.append(("numeric", numeric_steps, numeric))
     if categorical:
         categorical_steps = make_pipeline(

@@ -67,9 +67,7 @@ def positive_weight(setting: Any, y: np.ndarray) -> float:
     try:
         return float(setting)
     except (TypeError, ValueError):
-        raise InputError(
-            f"churn: scale_pos_weight must be 'auto', null or a number, got {setting!r}"
-        ) from None
+        raise InputError(f"churn: scale_pos_weight must be 'auto', null or a number, got {setting!r}") from None
 
 
 @register_model("churn")
@@ -99,9 +97,7 @@ class ChurnModel(BinaryClassifierModel):
         self.model_ = booster
         self.best_iteration_ = int(getattr(booster, "best_iteration", params["n_estimators"] - 1))
         self.feature_importance_ = gain_importance(booster, self.features_)
-        _logger.info(
-            "churn: scale_pos_weight %.2f, best iteration %d", self.scale_pos_weight_, self.best_iteration_
-        )
+        _logger.info("churn: scale_pos_weight %.2f, best iteration %d", self.scale_pos_weight_, self.best_iteration_)
 
     def _evaluation_extras(self) -> tuple[list[str], dict[str, pd.DataFrame]]:
         return [

@@ -101,9 +101,7 @@ class BinaryClassifierModel(CustomerModel):
         )
         return self
 
-    def _fit_baseline(
-        self, x_train: pd.DataFrame, y_train: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray
-    ) -> None:
+    def _fit_baseline(self, x_train: pd.DataFrame, y_train: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray) -> None:
         categorical = [name for name in self.features_ if name in self.categories_]
         numeric = [name for name in self.features_ if name not in self.categories_]
         self.baseline_ = logistic_baseline(numeric, categorical, seed=self.seed).fit(x_train, y_train)

@@ -16,10 +16,17 @@ EPOCH = pd.Timestamp("1970-01-01")
 
 
 def _stripped_text(series: pd.Series) -> pd.Series:
-    """The series as stripped strings, with blank or missing cells as ``NaN``."""
-    text = series.astype("string").str.strip()
+    """The series as stripped strings, with blank or missing cells as ``NaN``.
+
+    The string work runs on the distinct values only and is mapped back through their codes,
+    so a million-row column with a few levels costs one factorisation, not a million strips.
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    text = pd.Series(np.asarray(uniques, dtype=object)).astype("string").str.strip()
     blank = text.isna() | (text == "").fillna(True)
-    return text.astype(object).where(~blank, np.nan)
+    cleaned = text.astype(object).where(~blank, np.nan).to_numpy(dtype=object)
+    values = np.append(cleaned, np.nan)[codes]  # code -1 (missing) picks the trailing NaN
+    return pd.Series(values, index=series.index, dtype=object)
 
 
 def is_text(series: pd.Series) -> bool:
@@ -31,13 +38,21 @@ def is_text(series: pd.Series) -> bool:
     )
 
 
+def _per_distinct(text: pd.Series, values: pd.Series) -> pd.Series:
+    """Spread ``values`` (computed once per distinct non-missing value of ``text``) over its rows."""
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    lookup = values.reindex(pd.Index(uniques)).to_numpy(dtype=float)
+    return pd.Series(np.append(lookup, np.nan)[codes], index=text.index)
+
+
 def boolean_words(series: pd.Series) -> pd.Series | None:
     """0/1 floats when every non-blank cell is a boolean word (true/false, yes/no, ...), else None."""
     text = _stripped_text(series)
-    present = text.dropna().str.lower()
-    if present.empty or not present.isin(TRUE_WORDS | FALSE_WORDS).all():
+    distinct = pd.Series(text.dropna().unique(), dtype=object)
+    lowered = distinct.str.lower()
+    if distinct.empty or not lowered.isin(TRUE_WORDS | FALSE_WORDS).all():
         return None
-    return text.str.lower().map(lambda value: np.nan if pd.isna(value) else float(value in TRUE_WORDS))
+    return _per_distinct(text, pd.Series(lowered.isin(TRUE_WORDS).astype(float).to_numpy(), index=distinct))
 
 
 def numeric_text(series: pd.Series) -> tuple[pd.Series, int] | None:
@@ -48,13 +63,13 @@ def numeric_text(series: pd.Series) -> tuple[pd.Series, int] | None:
         cell is not a number (the column is then categorical text).
     """
     text = _stripped_text(series)
-    present = text.dropna()
-    if present.empty:
+    distinct = pd.Series(text.dropna().unique(), dtype=object)
+    if distinct.empty:
         return None
-    parsed = pd.to_numeric(present, errors="coerce")
+    parsed = pd.to_numeric(distinct, errors="coerce")
     if parsed.isna().any():
         return None
-    numbers = pd.to_numeric(text, errors="coerce").astype(float)
+    numbers = _per_distinct(text, pd.Series(parsed.astype(float).to_numpy(), index=distinct))
     return numbers, int(numbers.isna().sum())
 
 

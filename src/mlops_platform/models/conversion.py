@@ -161,9 +161,7 @@ class ConversionModel(BinaryClassifierModel):
         self.strategy_ = max(self.strategy_scores_, key=self.strategy_scores_.__getitem__)
         self.model_ = boosters[self.strategy_]
         self.feature_importance_ = gain_importance(self.model_, self.features_)
-        _logger.info(
-            "conversion: strategy %s chosen; validation PR-AUC %s", self.strategy_, self.strategy_scores_
-        )
+        _logger.info("conversion: strategy %s chosen; validation PR-AUC %s", self.strategy_, self.strategy_scores_)
 
     def _evaluation_extras(self) -> tuple[list[str], dict[str, pd.DataFrame]]:
         scores = ", ".join(f"{name} {value:.4f}" for name, value in self.strategy_scores_.items())
@@ -173,9 +171,7 @@ class ConversionModel(BinaryClassifierModel):
                 "validation_pr_auc": list(self.strategy_scores_.values()),
             }
         )
-        return [f"imbalance strategy {self.strategy_} (validation PR-AUC: {scores})"], {
-            "strategy_scores": table
-        }
+        return [f"imbalance strategy {self.strategy_} (validation PR-AUC: {scores})"], {"strategy_scores": table}
 
     def _scores(self, features: pd.DataFrame) -> np.ndarray:
         return self.model_.predict_proba(features)[:, 1]

@@ -37,9 +37,7 @@ class CustomerModelPyfunc(mlflow.pyfunc.PythonModel):
         """The input columns the model needs."""
         return list(self.model.features_)
 
-    def predict(
-        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
-    ) -> pd.DataFrame:
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         """Score ``model_input`` (a DataFrame, or records convertible to one).
 
         Returns:

@@ -85,18 +85,14 @@ class RevenueModel(CustomerModel):
         if not (spend > 0).any():
             raise InputError(f"revenue: target {data.target!r} has no row with spend > 0")
         self._learn_schema(data)
-        train, validation = split_validation(
-            data, float(params["validation_share"]), self.seed, stratify=False
-        )
+        train, validation = split_validation(data, float(params["validation_share"]), self.seed, stratify=False)
         x_train, x_val = self.feature_frame(train.frame), self.feature_frame(validation.frame)
         y_train, y_val = spend_values(train), spend_values(validation)
         self._fit_buy_stage(params, x_train, y_train, x_val, y_val)
         self._fit_spend_stage(params, x_train, y_train, x_val, y_val)
         categorical = [name for name in self.features_ if name in self.categories_]
         numeric = [name for name in self.features_ if name not in self.categories_]
-        self.baseline_ = ridge_log_baseline(numeric, categorical, params["baseline_alpha"]).fit(
-            x_train, y_train
-        )
+        self.baseline_ = ridge_log_baseline(numeric, categorical, params["baseline_alpha"]).fit(x_train, y_train)
         self.n_train_rows_, self.n_validation_rows_ = len(train.frame), len(validation.frame)
         return self
 
@@ -109,9 +105,7 @@ class RevenueModel(CustomerModel):
         self.buy_rate_ = float(buys.mean())
         if 0 < buys.sum() < len(buys):
             booster = make_booster(params["library"], "classifier", params, self.seed)
-            self.buy_model_ = fit_early_stopping(
-                booster, x, buys, x_val, val_buys, params["early_stopping_rounds"]
-            )
+            self.buy_model_ = fit_early_stopping(booster, x, buys, x_val, val_buys, params["early_stopping_rounds"])
 
     def _fit_spend_stage(
         self, params: dict[str, Any], x: pd.DataFrame, y: np.ndarray, x_val: pd.DataFrame, y_val: np.ndarray
@@ -167,14 +161,11 @@ class RevenueModel(CustomerModel):
             },
             tables={
                 "baseline_comparison": comparison,
-                "feature_importance": self.feature_importance_.rename_axis("feature")
-                .rename("gain")
-                .reset_index(),
+                "feature_importance": self.feature_importance_.rename_axis("feature").rename("gain").reset_index(),
             },
             notes=[
                 f"holdout rows {len(spend)}, buyers {int((spend > 0).sum())}",
-                f"rmse {metrics['rmse']:.4f} vs Ridge-on-log1p baseline {baseline['rmse']:.4f} "
-                f"(lower by {lift:+.4f})",
+                f"rmse {metrics['rmse']:.4f} vs Ridge-on-log1p baseline {baseline['rmse']:.4f} (lower by {lift:+.4f})",
                 f"smearing factor {self.smearing_:.4f}; mape is computed on rows with spend > 0",
             ],
         )

@@ -68,9 +68,7 @@ class SegmentationModel(CustomerModel):
         self.silhouette_by_k_ = {}
         models = {}
         for k in range(k_min, k_max + 1):
-            models[k] = KMeans(
-                k, n_init=params["n_init"], max_iter=params["max_iter"], random_state=self.seed
-            )
+            models[k] = KMeans(k, n_init=params["n_init"], max_iter=params["max_iter"], random_state=self.seed)
             labels = models[k].fit_predict(space)
             sample = params["silhouette_sample"]
             self.silhouette_by_k_[k] = clustering_metrics(space, labels, sample, self.seed)["silhouette"]
@@ -154,8 +152,7 @@ class SegmentationModel(CustomerModel):
                 ),
             },
             notes=[
-                f"k={self.k_} chosen by silhouette over k={min(self.silhouette_by_k_)}.."
-                f"{max(self.silhouette_by_k_)}",
+                f"k={self.k_} chosen by silhouette over k={min(self.silhouette_by_k_)}..{max(self.silhouette_by_k_)}",
                 f"log1p applied to: {', '.join(self.log_columns_) or 'none'}",
                 f"categorical features left out: {', '.join(ignored) or 'none'}",
                 "no baseline: segmentation has no label to beat",

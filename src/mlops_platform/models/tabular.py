@@ -51,10 +51,7 @@ class PrepReport:
     def lines(self) -> list[str]:
         """One human-readable line per decision."""
         out = [f"task {self.task}, {self.n_rows} rows ({self.n_dropped_rows} dropped: missing target)"]
-        out += [
-            f"{name}: numbers stored as text, {n} missing after parsing"
-            for name, n in self.numeric_text.items()
-        ]
+        out += [f"{name}: numbers stored as text, {n} missing after parsing" for name, n in self.numeric_text.items()]
         out += [f"{name}: dropped ({reason})" for name, reason in self.dropped.items()]
         if self.target_mapping:
             out.append(f"target mapping {self.target_mapping}")
@@ -63,15 +60,12 @@ class PrepReport:
         return out
 
 
-def _classes(
-    labels: pd.Series, positive_label: object | None, target: str
-) -> tuple[pd.Series, dict[str, int]]:
+def _classes(labels: pd.Series, positive_label: object | None, target: str) -> tuple[pd.Series, dict[str, int]]:
     """Two text/numeric levels as 0/1, ``positive_label`` (default: the rarer level) as 1."""
     counts = labels.value_counts()
     if len(counts) > 2:
         raise InputError(
-            f"target {target!r} has {len(counts)} classes; "
-            "the zoo supports binary classification and regression"
+            f"target {target!r} has {len(counts)} classes; the zoo supports binary classification and regression"
         )
     if positive_label is None:
         positive = counts.index[-1]
@@ -91,13 +85,7 @@ def _prepare_target(
     if columns.is_text(series):
         words = columns.boolean_words(series)
         parsed = columns.numeric_text(series)
-        values = (
-            words
-            if words is not None
-            else parsed[0]
-            if parsed is not None
-            else series.astype(str).str.strip()
-        )
+        values = words if words is not None else parsed[0] if parsed is not None else series.astype(str).str.strip()
     elif pd.api.types.is_bool_dtype(series):
         values = series.astype(int)
     levels = values.dropna().unique()
@@ -193,9 +181,7 @@ def prepare_table(
     keep = raw_target.notna() & (raw_target.astype(str).str.strip() != "")
     frame = df.loc[keep].reset_index(drop=True)
     labels, task, mapping = _prepare_target(frame[target], target, task, positive_label)
-    report = PrepReport(
-        task=task, n_rows=len(frame), n_dropped_rows=int((~keep).sum()), target_mapping=mapping
-    )
+    report = PrepReport(task=task, n_rows=len(frame), n_dropped_rows=int((~keep).sum()), target_mapping=mapping)
     prepared: dict[str, pd.Series] = {}
     for name in df.columns:
         if name in (target, id_column, time_column):
