@@ -124,7 +124,7 @@ def models_list(ctx: typer.Context) -> None:
     client, _ = tracking.client_for(context.models.tracking)
     grid = Table("name", "champion", "challenger", "key metric", "trained on")
     for name in context.models.model_names + ["recommender"]:
-        if not _exists(client, name):
+        if not registry.model_exists(client, name):
             continue
         registry.reconcile_aliases(client, name, seen_by="mlops models list")
         aliases = registry.current_aliases(client, name)
@@ -138,16 +138,6 @@ def models_list(ctx: typer.Context) -> None:
     out.print(grid)
 
 
-def _exists(client, name: str) -> bool:  # noqa: ANN001
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client.get_registered_model(name)
-        return True
-    except MlflowException:
-        return False
-
-
 @models_app.command("history")
 @user_errors
 def models_history(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Registered model name.")]) -> None:
@@ -155,7 +145,7 @@ def models_history(ctx: typer.Context, name: Annotated[str, typer.Argument(help=
     from mlops_platform import registry, tracking
 
     client, _ = tracking.client_for(get_context(ctx).models.tracking)
-    if not _exists(client, name):
+    if not registry.model_exists(client, name):
         raise typer.BadParameter(f"no registered model {name!r}", param_hint="NAME")
     registry.reconcile_aliases(client, name, seen_by="mlops models history")
     grid = Table("time", "alias", "from", "to", "by", "reason", title=f"alias history of {name}")

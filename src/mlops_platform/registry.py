@@ -186,6 +186,15 @@ def _apply(client: MlflowClient, name: str, before: dict[str, str], after: dict[
         raise
 
 
+def model_exists(client: MlflowClient, name: str) -> bool:
+    """Whether registered model ``name`` exists."""
+    try:
+        client.get_registered_model(name)
+        return True
+    except MlflowException:
+        return False
+
+
 def version_by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
     try:
         return client.get_model_version_by_alias(name, alias)

@@ -172,7 +172,7 @@ def fit_and_register(
         if existing is not None:
             _logger.info("run key %s already registered as %s v%s", run_key, registered_name, existing.version)
             return TrainingOutcome(registered_name, str(existing.version), str(existing.run_id), reused=True)
-    if _model_exists(client, registered_name):
+    if registry.model_exists(client, registered_name):
         registry.reconcile_aliases(client, registered_name)
     params = {k: v for k, v in settings.params.items() if k != "seed"}
     model = get_model_class(name)(params=params, seed=int(settings.params.get("seed", 42)))
@@ -203,16 +203,6 @@ def fit_and_register(
         decision,
         target_lines(settings, result.metrics),
     )
-
-
-def _model_exists(client: MlflowClient, name: str) -> bool:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client.get_registered_model(name)
-        return True
-    except MlflowException:
-        return False
 
 
 def _log_run(
