@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -177,3 +178,18 @@ def test_a_missing_target_column_is_a_clear_error(env, tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "is_ordered" in result.output
+
+
+def test_drift_check_compares_a_snapshot_with_the_champions_reference(env, client) -> None:
+    if registry.version_by_alias(client, "churn", registry.CHAMPION) is None:
+        mlops(env, "train", "churn", "--run-key", "manual__1")
+    store = ObjectStore(env["MLOPS_STORAGE_URI"])
+    day = store.list_dates("features/customer")[-1]
+    output = mlops(env, "drift", "check", "churn", "--date", day.isoformat(), "--no-report")
+    assert "retrain:" in output
+    report = json.loads(store.get_bytes(f"reports/drift/date={day}/churn.json"))
+    champion = registry.current_aliases(client, "churn")["champion"]
+    assert (report["model"], report["date"], report["champion_version"]) == ("churn", day.isoformat(), champion)
+    assert isinstance(report["retrain"], bool) and report["retrain_reason"]
+    assert report["drift"]  # the per-column decision
+    assert not store.exists(f"reports/drift/date={day}/churn.html")  # --no-report
