@@ -7,14 +7,13 @@ Each command group lives next to the library it drives (``data/cli.py``, ``featu
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mlops_platform import __version__, cli_drift, cli_models
-from mlops_platform.cli_support import CliContext, get_context, out, user_errors
+from mlops_platform.cli_support import CliContext, configure_logging, get_context, out, user_errors
 from mlops_platform.data.cli import app as data_app
 from mlops_platform.features.cli import app as features_app
 
@@ -52,9 +51,7 @@ def root(
     ] = False,
 ) -> None:
     """Keep a zoo of customer models fresh: data, features, training, registry, scoring."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(verbose)
     ctx.obj = CliContext(config_dir=config_dir)
 
 

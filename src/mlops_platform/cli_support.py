@@ -57,6 +57,16 @@ class CliContext:
         return ObjectStore(self.settings.storage.uri)
 
 
+def configure_logging(verbose: bool) -> None:
+    """INFO logs with ``--verbose``; otherwise warnings, and only errors from MLflow's chatty loggers."""
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("mlflow").setLevel(logging.INFO if verbose else logging.ERROR)
+
+
 def get_context(ctx: typer.Context) -> CliContext:
     obj = ctx.find_root().obj
     if not isinstance(obj, CliContext):

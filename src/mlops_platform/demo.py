@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import typer
 from rich.table import Table
 
-from mlops_platform.cli_support import CliContext, console, out, progress, user_errors
+from mlops_platform.cli_support import CliContext, configure_logging, console, out, progress, user_errors
 from mlops_platform.data.generate import GeneratorConfig, generate_to_store
 from mlops_platform.data.validate import ensure_valid
 from mlops_platform.features.definitions import feature_names
@@ -168,6 +168,7 @@ def run(
     train: bool = typer.Option(True, "--train/--no-train", help="Also train, register and gate the model zoo."),
 ) -> None:
     """Generate, validate, build a week of snapshots and labels, train the zoo, and summarise."""
+    configure_logging(verbose=False)
     context = CliContext(config_dir=None)
     out.print(f"lake: {context.store.uri}")
     _generate_if_empty(context, fresh)

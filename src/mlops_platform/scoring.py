@@ -50,7 +50,9 @@ def score_snapshot(client: MlflowClient, store: ObjectStore, name: str, day: dt.
         )
     frame = store.read_partition(partition).to_pandas()
     loaded = mlflow.pyfunc.load_model(f"models:/{name}@{registry.CHAMPION}")
-    output = loaded.predict(frame)
+    schema = loaded.metadata.get_input_schema()
+    inputs = frame[[c for c in schema.input_names() if c in frame.columns]] if schema is not None else frame
+    output = loaded.predict(inputs)
     output = output.reset_index(drop=True)
     if "customer_id" not in output.columns:
         output.insert(0, "customer_id", frame["customer_id"].to_numpy())
