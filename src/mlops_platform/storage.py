@@ -83,7 +83,8 @@ def default_writer() -> str:
     return f"{os.environ.get('USER', 'mlops')}@{socket.gethostname()}:{os.getpid()}"
 
 
-def _s3_filesystem() -> pafs.S3FileSystem:
+def s3_filesystem() -> pafs.S3FileSystem:
+    """An S3 filesystem configured from the standard AWS environment variables."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     kwargs: dict[str, object] = {"region": region}
@@ -110,7 +111,7 @@ class ObjectStore:
     def __init__(self, uri: str) -> None:
         self.uri = uri
         if uri.startswith("s3://"):
-            self.fs: pafs.FileSystem = _s3_filesystem()
+            self.fs: pafs.FileSystem = s3_filesystem()
             self.root = uri[len("s3://") :].strip("/")
             self.is_local = False
         elif uri.startswith("file://"):

@@ -20,7 +20,7 @@ from mlops_platform.config import ModelsSettings
 from mlops_platform.errors import InputError
 from mlops_platform.models.base import split_holdout
 from mlops_platform.models.tabular import prepare_table
-from mlops_platform.storage import _s3_filesystem
+from mlops_platform.storage import s3_filesystem
 from mlops_platform.training import PreparedData
 
 _logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ _logger = logging.getLogger(__name__)
 
 def _open(path: str) -> tuple[pafs.FileSystem, str]:
     if path.startswith("s3://"):
-        return _s3_filesystem(), path[len("s3://") :]
+        return s3_filesystem(), path[len("s3://") :]
     local = Path(path).expanduser()
     if not local.is_file():
         raise InputError(f"table {path!r} not found")
