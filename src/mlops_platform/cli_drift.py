@@ -68,6 +68,9 @@ def drift_check(
         typer.Option(help="Take the reference and feature list from this MLflow run instead of the champion's."),
     ] = None,
     report: Annotated[bool, typer.Option(help="Also write Evidently's HTML report (slower).")] = True,
+    force: Annotated[
+        bool, typer.Option("--force", help="Decide to retrain whatever the drift (recorded as forced).")
+    ] = False,
 ) -> None:
     """Decide whether MODEL's features drifted on D; writes reports/drift/date=D/<model>.json/.html.
 
@@ -101,7 +104,7 @@ def drift_check(
     ).to_pandas()
     decision = drift_decision(reference, current, numerical, categorical, settings)
     age = None if champion is None else _champion_age_days(champion, day)
-    verdict = decide_retrain(decision, champion is not None, age, False, settings)
+    verdict = decide_retrain(decision, champion is not None, age, force, settings)
     payload = {
         "model": model,
         "date": day.isoformat(),

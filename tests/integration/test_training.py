@@ -193,3 +193,14 @@ def test_drift_check_compares_a_snapshot_with_the_champions_reference(env, clien
     assert isinstance(report["retrain"], bool) and report["retrain_reason"]
     assert report["drift"]  # the per-column decision
     assert not store.exists(f"reports/drift/date={day}/churn.html")  # --no-report
+
+
+def test_a_forced_drift_check_decides_to_retrain(env, client) -> None:
+    if registry.version_by_alias(client, "churn", registry.CHAMPION) is None:
+        mlops(env, "train", "churn", "--run-key", "manual__1")
+    store = ObjectStore(env["MLOPS_STORAGE_URI"])
+    day = store.list_dates("features/customer")[-1]
+    output = mlops(env, "drift", "check", "churn", "--date", day.isoformat(), "--no-report", "--force")
+    assert "retrain: yes (forced)" in output
+    report = json.loads(store.get_bytes(f"reports/drift/date={day}/churn.json"))
+    assert (report["retrain"], report["retrain_reason"]) == (True, "forced")
