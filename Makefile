@@ -53,3 +53,21 @@ bench-training: $(VENV)/.synced ## Training overhead vs bare fit and autolog; sc
 
 clean: ## Remove the virtual environments and generated data
 	rm -rf $(VENV) $(TOOLS) lake reports mlruns mlflow.db .pytest_cache
+
+# Docker and compose. `up` and `down` need a Docker engine; the stack reads ./.env.
+.PHONY: env up down wheelhouse
+
+env: ## Write .env from .env.example with random secrets (FORCE=1 overwrites)
+	$(PYTHON) scripts/make_env.py $(if $(FORCE),--force)
+
+up: ## Start the compose stack (docker compose up -d; needs a Docker engine and .env)
+	docker compose up -d
+
+down: ## Stop the compose stack (volumes are kept)
+	docker compose down
+
+# The wheels must match the image's Python (3.11, Linux): run with PYTHON=python3.11 on Linux.
+wheelhouse: | $(UV) ## Wheels of the locked runtime dependencies and the package into ./wheelhouse
+	rm -rf wheelhouse && mkdir -p wheelhouse
+	$(UV) export --frozen --no-dev --no-hashes --no-emit-project -o wheelhouse/requirements.txt
+	$(TOOLS)/bin/pip wheel --disable-pip-version-check --wheel-dir wheelhouse -r wheelhouse/requirements.txt .

@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+# The training-task image: the mlops_platform package and its pinned dependencies, with the
+# `mlops` command as the entry point. Airflow is not installed here; Airflow starts this image
+# (DockerOperator / KubernetesPodOperator) and passes the step as arguments, e.g.
+#   docker run --rm mlops-platform features build --date 2025-06-30
+#
+# The build installs from ./wheelhouse only (no index access: pip inside containers here cannot
+# verify TLS). Build the wheelhouse on the host first with `make wheelhouse`, which runs
+# `pip wheel` on the requirements exported from uv.lock plus the package itself.
+ARG BASE_IMAGE=python:3.11-slim
+
+FROM ${BASE_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+COPY wheelhouse/ /wheelhouse/
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-index --find-links /wheelhouse mlops-platform \
+    && /opt/venv/bin/python -m compileall -q /opt/venv
+
+FROM ${BASE_IMAGE} AS runtime
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    MLOPS_CONFIG_DIR=/app/config
+RUN groupadd --system --gid 10001 mlops \
+    && useradd --system --uid 10001 --gid mlops --home-dir /app --shell /usr/sbin/nologin mlops
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY --chown=mlops:mlops config/ /app/config/
+USER mlops
+HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 \
+    CMD ["mlops", "--version"]
+ENTRYPOINT ["mlops"]
+CMD ["--help"]
