@@ -83,8 +83,8 @@ def drift_check(
     from mlops_platform import registry, tracking
     from mlops_platform.config import load_drift_settings
     from mlops_platform.features.definitions import categorical_features, numeric_features
+    from mlops_platform.features.snapshot import snapshot_partition
     from mlops_platform.monitoring.drift import decide_retrain, drift_decision, drift_report
-    from mlops_platform.storage import date_partition
 
     context = get_context(ctx)
     day = parse_date(date, "date")
@@ -99,9 +99,7 @@ def drift_check(
     reference = pd.read_parquet(io.BytesIO(_download(client, run_id, "training_set/reference.parquet")))
     numerical = [c for c in numeric_features() if c in features]
     categorical = [c for c in categorical_features() if c in features]
-    current = context.store.read_partition(
-        date_partition("features/customer", day), columns=numerical + categorical
-    ).to_pandas()
+    current = context.store.read_partition(snapshot_partition(day), columns=numerical + categorical).to_pandas()
     decision = drift_decision(reference, current, numerical, categorical, settings)
     age = None if champion is None else _champion_age_days(champion, day)
     verdict = decide_retrain(decision, champion is not None, age, force, settings)

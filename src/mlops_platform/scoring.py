@@ -17,11 +17,11 @@ from mlflow import MlflowClient
 
 from mlops_platform import registry
 from mlops_platform.errors import InputError
+from mlops_platform.features.snapshot import DATASET as FEATURES_DATASET
+from mlops_platform.features.snapshot import snapshot_partition
 from mlops_platform.storage import ObjectStore, date_partition
 
 _logger = logging.getLogger(__name__)
-
-FEATURES_DATASET = "features/customer"
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def score_snapshot(client: MlflowClient, store: ObjectStore, name: str, day: dt.
     champion = registry.version_by_alias(client, name, registry.CHAMPION)
     if champion is None:
         raise InputError(f"model {name!r} has no champion: train it or run `mlops promote {name} VERSION`")
-    partition = date_partition(FEATURES_DATASET, day)
+    partition = snapshot_partition(day)
     if not store.has_partition(partition):
         raise InputError(
             f"no feature snapshot for {day} in {store.url(FEATURES_DATASET)}: run `mlops features build --date {day}`"

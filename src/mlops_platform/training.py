@@ -15,7 +15,6 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-import pyarrow as pa
 from mlflow import MlflowClient
 
 from mlops_platform import registry, tracking
@@ -75,11 +74,6 @@ def target_lines(settings: ModelSettings, metrics: dict[str, float]) -> list[Tar
         measured = metrics.get(target.metric)
         lines.append(TargetLine(str(target), measured, Target.holds(target, measured)))
     return lines
-
-
-def frame_from_arrow(table: pa.Table) -> pd.DataFrame:
-    """Arrow -> pandas keeping strings as pandas categoricals-ready objects."""
-    return table.to_pandas()
 
 
 def training_data_from_lake(frame: pd.DataFrame, features: list[str], target: str | None) -> TrainingData:
@@ -272,11 +266,11 @@ def prepare_from_lake(
     """Build (or rebuild) the training set of ``name`` for ``as_of`` and load it for fitting."""
     from mlops_platform.features import labels as label_builder
     from mlops_platform.features import snapshot as snapshot_builder
-    from mlops_platform.features.training_set import build_training_set, training_run_path
+    from mlops_platform.features.training_set import build_training_set
 
     settings = models.model(name)
     horizon = _horizon(platform, settings.target)
-    manifest = build_training_set(
+    stored = build_training_set(
         store,
         platform,
         models.training_sets,
@@ -288,15 +282,12 @@ def prepare_from_lake(
         build_snapshot=lambda day: snapshot_builder.build_snapshot(store, platform, day),
         build_labels=lambda day: label_builder.build_labels(store, platform, day),
     )
-    prefix = training_run_path(name, run)
-    train = frame_from_arrow(store.read_partition(f"{prefix}/train"))
-    holdout = frame_from_arrow(store.read_partition(f"{prefix}/holdout"))
-    reference = frame_from_arrow(store.read_partition(f"{prefix}/reference"))
+    manifest = stored.manifest
     return PreparedData(
-        train=training_data_from_lake(train, manifest.features, settings.target),
-        holdout=training_data_from_lake(holdout, manifest.features, settings.target),
+        train=training_data_from_lake(stored.train.to_pandas(), manifest.features, settings.target),
+        holdout=training_data_from_lake(stored.holdout.to_pandas(), manifest.features, settings.target),
         manifest=json.loads(manifest.to_json()),
-        reference=reference,
+        reference=stored.reference.to_pandas(),
         data_window=manifest.data_window,
         feature_snapshot=f"features/customer/date={manifest.holdout_dates[-1]}",
     )

@@ -27,12 +27,12 @@ import pyarrow.compute as pc
 from mlops_platform.config import PlatformSettings, TrainingSetSettings
 from mlops_platform.errors import InputError
 from mlops_platform.features.definitions import feature_names
-from mlops_platform.storage import ObjectStore, date_partition
+from mlops_platform.features.labels import labels_partition
+from mlops_platform.features.snapshot import snapshot_partition
+from mlops_platform.storage import ObjectStore
 
 _logger = logging.getLogger(__name__)
 
-FEATURES_DATASET = "features/customer"
-LABELS_DATASET = "labels/customer"
 DATE_COLUMN = "snapshot_date"
 
 
@@ -71,6 +71,16 @@ class TrainingSetManifest:
         return f"{min(self.train_dates)}..{max(self.holdout_dates)}"
 
 
+@dataclass(frozen=True)
+class TrainingSet:
+    """A stored training set and the tables it wrote (so callers need not read them back)."""
+
+    manifest: TrainingSetManifest
+    train: pa.Table
+    holdout: pa.Table
+    reference: pa.Table
+
+
 def plan_dates(as_of: dt.date, horizon_days: int, settings: TrainingSetSettings) -> DatePlan:
     """The holdout and training dates for ``as_of`` (see the module docstring)."""
     newest = as_of - dt.timedelta(days=horizon_days)
@@ -86,10 +96,10 @@ def training_run_path(model: str, run: str) -> str:
 
 
 def _read_labelled(store: ObjectStore, day: dt.date, target: str | None) -> pa.Table:
-    features = store.read_partition(date_partition(FEATURES_DATASET, day))
+    features = store.read_partition(snapshot_partition(day))
     if target is None:
         return features
-    labels = store.read_partition(date_partition(LABELS_DATASET, day), columns=["customer_id", target])
+    labels = store.read_partition(labels_partition(day), columns=["customer_id", target])
     joined = features.join(labels, keys="customer_id", join_type="inner")
     if joined.num_rows != features.num_rows:
         _logger.warning("%s: %d snapshot rows without labels dropped", day, features.num_rows - joined.num_rows)
@@ -105,9 +115,9 @@ def ensure_partitions(
 ) -> None:
     """Build every missing snapshot (and label partition) for ``dates``."""
     for day in dates:
-        if not store.has_partition(date_partition(FEATURES_DATASET, day)):
+        if not store.has_partition(snapshot_partition(day)):
             build_snapshot(day)
-        if with_labels and not store.has_partition(date_partition(LABELS_DATASET, day)):
+        if with_labels and not store.has_partition(labels_partition(day)):
             build_labels(day)
 
 
@@ -142,8 +152,8 @@ def build_training_set(
     run: str,
     build_snapshot: Callable[[dt.date], object],
     build_labels: Callable[[dt.date], object],
-) -> TrainingSetManifest:
-    """Stack the planned dates into ``training/<model>/<run>/`` and return the manifest."""
+) -> TrainingSet:
+    """Stack the planned dates into ``training/<model>/<run>/`` and return what was stored."""
     plan = plan_dates(as_of, horizon_days, settings)
     newest_raw = max(store.list_dates("raw/transactions"), default=None)
     if newest_raw is None or newest_raw < as_of - dt.timedelta(days=1):
@@ -179,7 +189,7 @@ def build_training_set(
         reference_rows=reference.num_rows,
     )
     store.put_bytes(f"{prefix}/manifest.json", manifest.to_json().encode())
-    return manifest
+    return TrainingSet(manifest, train, holdout, reference)
 
 
 def load_training_set(store: ObjectStore, model: str, run: str) -> tuple[TrainingSetManifest, pa.Table, pa.Table]:
