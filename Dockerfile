@@ -6,25 +6,39 @@
 #
 # The build installs from ./wheelhouse only (no index access: pip inside containers here cannot
 # verify TLS). Build the wheelhouse on the host first with `make wheelhouse`, which runs
-# `pip wheel` on the requirements exported from uv.lock plus the package itself.
+# `pip wheel` on the runtime requirements exported from uv.lock (into wheelhouse/) and on the
+# package itself (into wheelhouse/project/). The build stage makes the venv of the dependencies;
+# the runtime stage copies it and adds the package, so a code change rebuilds only that last
+# small layer, not the copy of the venv.
+#
+# BASE_IMAGE is any Debian-like image with `python3` (3.11) and its venv module: python:3.11-slim
+# by default, or the debootstrap image that `make test-containers` builds without a registry.
 ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
-COPY wheelhouse/ /wheelhouse/
-RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-index --find-links /wheelhouse mlops-platform \
+COPY wheelhouse/requirements.txt wheelhouse/*.whl /wheelhouse/
+RUN python3 -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-index --find-links /wheelhouse -r /wheelhouse/requirements.txt \
     && /opt/venv/bin/python -m compileall -q /opt/venv
 
 FROM ${BASE_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    MLOPS_CONFIG_DIR=/app/config
+    MLOPS_CONFIG_DIR=/app/config \
+    MLOPS_EXECUTION_BACKEND=container
 RUN groupadd --system --gid 10001 mlops \
     && useradd --system --uid 10001 --gid mlops --home-dir /app --shell /usr/sbin/nologin mlops
 COPY --from=build /opt/venv /opt/venv
+COPY wheelhouse/project/ /tmp/project/
+RUN pip install --no-index --no-deps /tmp/project/*.whl \
+    && pip check \
+    && python -m compileall -q /opt/venv/lib/python3*/site-packages/mlops_platform \
+    && rm -rf /tmp/project
 WORKDIR /app
 COPY --chown=mlops:mlops config/ /app/config/
 USER mlops

@@ -10,10 +10,10 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint format bench bench-features bench-quality bench-training clean
+.PHONY: help setup run demo test lint format bench bench-features bench-quality bench-training clean
 
 help: ## List the targets with a line of help each
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-20s %s\n", $$1, $$2}'
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -25,11 +25,17 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 setup: $(VENV)/.synced ## Create .venv with the pinned dependencies from uv.lock
 
-demo: $(VENV)/.synced ## Demo data into ./lake, validated; a week of snapshots and labels; the model zoo trained
-	$(BIN)/python -m mlops_platform.demo
+run: $(VENV)/.synced ## Run the platform here, no Docker: MLflow :5000, Airflow :8080, webhook receiver :5055 (Ctrl-C stops)
+	$(BIN)/python scripts/run_platform.py $(RUN_ARGS)
 
-test: $(VENV)/.synced ## Run the unit and integration tests (an empty selection fails)
-	@set +e; $(BIN)/pytest -q $(PYTEST_ARGS); rc=$$?; \
+demo: $(VENV)/.synced ## The four DAGs under Airflow's dag.test() over 4 compressed weeks of drifting demo data (FRESH=1: start over)
+	$(BIN)/python scripts/demo_airflow.py $(if $(FRESH),--fresh)
+
+# Two pytest workers (one per core); the tests of a file share a worker and its module fixtures.
+TEST_WORKERS ?= 2
+
+test: $(VENV)/.synced ## Run the unit and integration tests on TEST_WORKERS workers (an empty selection fails)
+	@set +e; $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --ignore=tests/containers $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 lint: $(VENV)/.synced ## Check style with ruff
@@ -52,10 +58,10 @@ bench-training: $(VENV)/.synced ## Training overhead vs bare fit and autolog; sc
 	$(BIN)/python benchmarks/training_overhead.py
 
 clean: ## Remove the virtual environments and generated data
-	rm -rf $(VENV) $(TOOLS) lake reports mlruns mlflow.db .pytest_cache
+	rm -rf $(VENV) $(TOOLS) lake reports mlruns mlflow.db .airflow-demo .airflow .run mlartifacts mlflow-server.db .pytest_cache
 
 # Docker and compose. `up` and `down` need a Docker engine; the stack reads ./.env.
-.PHONY: env up down wheelhouse
+.PHONY: env up down wheelhouse wheelhouse-project image test-containers
 
 env: ## Write .env from .env.example with random secrets (FORCE=1 overwrites)
 	$(PYTHON) scripts/make_env.py $(if $(FORCE),--force)
@@ -67,7 +73,27 @@ down: ## Stop the compose stack (volumes are kept)
 	docker compose down
 
 # The wheels must match the image's Python (3.11, Linux): run with PYTHON=python3.11 on Linux.
-wheelhouse: | $(UV) ## Wheels of the locked runtime dependencies and the package into ./wheelhouse
+# Dependency wheels go to wheelhouse/, the package's own wheel to wheelhouse/project/, so that a
+# code change rebuilds only the last layer of the image. No dependency group (dev, airflow) goes in.
+wheelhouse: | $(UV) ## Wheels of the locked runtime dependencies into ./wheelhouse, the package's into ./wheelhouse/project
 	rm -rf wheelhouse && mkdir -p wheelhouse
-	$(UV) export --frozen --no-dev --no-hashes --no-emit-project -o wheelhouse/requirements.txt
-	$(TOOLS)/bin/pip wheel --disable-pip-version-check --wheel-dir wheelhouse -r wheelhouse/requirements.txt .
+	$(UV) export --frozen --no-default-groups --no-hashes --no-emit-project -o wheelhouse/requirements.txt
+	$(TOOLS)/bin/pip wheel --disable-pip-version-check --wheel-dir wheelhouse -r wheelhouse/requirements.txt
+	$(MAKE) --no-print-directory wheelhouse-project
+
+wheelhouse-project: | $(UV) ## Rebuild only the package's wheel in ./wheelhouse/project
+	rm -rf wheelhouse/project && mkdir -p wheelhouse/project
+	$(TOOLS)/bin/pip wheel --disable-pip-version-check --no-deps --wheel-dir wheelhouse/project .
+
+# The local image and container tests need root on Debian: scripts/containers.sh installs
+# docker.io and debootstrap if missing, starts a dockerd without bridge network or iptables,
+# and builds the base image with debootstrap (no registry pulls).
+image: | $(UV) ## Build the image mlops-platform:test on a debootstrap base (needs a running engine)
+	scripts/containers.sh base-image
+	scripts/containers.sh image
+
+test-containers: $(VENV)/.synced ## Start a local dockerd, build the image, run tests/containers, stop the engine
+	@rc=0; trap 'scripts/containers.sh engine-stop || exit 1' EXIT; \
+	scripts/containers.sh engine-start && scripts/containers.sh base-image && scripts/containers.sh image \
+	&& $(BIN)/pytest -q tests/containers $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; rc=1; fi; exit $$rc

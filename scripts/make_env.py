@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def new_secret(key: str) -> str:
     """Return a random value for ``key``; a Fernet key needs base64 of exactly 32 bytes."""
-    if key.endswith("FERNET_KEY"):
+    if key.endswith(("FERNET_KEY", "ENCRYPTION_KEY")):
         return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
     return secrets.token_urlsafe(32)
 

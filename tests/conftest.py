@@ -16,7 +16,42 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "config"
+DAGS_DIR = REPO / "dags"
 SHARED_DATA = Path(os.environ.get("MLOPS_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point Airflow at a throw-away home and SQLite database before anything imports it.
+
+    The DAG files import their helpers (``dags/mlops_dags``) the way Airflow's dag processor
+    lets them: with the DAG folder on ``sys.path``.
+    """
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="mlops-airflow-"))
+    os.environ["AIRFLOW_HOME"] = str(home)
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_DIR)
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home / 'airflow.db'}"
+    if str(DAGS_DIR) not in sys.path:
+        sys.path.insert(0, str(DAGS_DIR))
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Airflow's metadata database, migrated once per session (about 15 s)."""
+    home = Path(os.environ["AIRFLOW_HOME"])
+    if not (home / ".migrated").exists():
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"airflow db migrate failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
+        (home / ".migrated").touch()
+    return home
 
 
 def free_port() -> int:
@@ -140,7 +175,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
             "server",
             "--backend-store-uri",
             f"sqlite:///{root / 'mlflow.db'}",
-            "--default-artifact-root",
+            "--artifacts-destination",
             str(root / "artifacts"),
             "--host",
             "127.0.0.1",

@@ -92,7 +92,20 @@ def drift_check(
     client, experiment_id = tracking.client_for(context.models.tracking)
     champion = registry.version_by_alias(client, model, registry.CHAMPION)
     if champion is None and reference_run is None:
-        out.print("retrain: no champion")
+        payload = {
+            "model": model,
+            "date": day.isoformat(),
+            "champion_version": None,
+            "reference_run": None,
+            "champion_age_days": None,
+            "retrain": True,
+            "retrain_reason": "no champion",
+            "drift": None,
+        }
+        path = f"reports/drift/date={day.isoformat()}/{model}.json"
+        context.store.put_bytes(path, json.dumps(payload, indent=2).encode())
+        out.print(f"{model} {day}: no champion to compare with")
+        out.print("retrain: yes (no champion)")
         return
     run_id = reference_run or champion.run_id
     features = json.loads(_download(client, run_id, "features.json"))

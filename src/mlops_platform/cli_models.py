@@ -1,4 +1,4 @@
-"""``mlops training-set``, ``train``, ``models``, ``promote``, ``rollback``, ``score``."""
+"""``mlops training-set``, ``train``, ``models`` (list, history, reevaluate), ``promote``, ``rollback``, ``score``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from rich.table import Table
 from mlops_platform.cli_support import CliContext, get_context, out, parse_date, user_errors
 
 training_set_app = typer.Typer(help="Point-in-time training sets under training/.", no_args_is_help=True)
-models_app = typer.Typer(help="The registry: list models and read their alias history.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="The registry: list models, read their alias history, re-evaluate the champions.", no_args_is_help=True
+)
 
 
 def _default_as_of(context: CliContext) -> dt.date:
@@ -161,6 +163,79 @@ def models_history(ctx: typer.Context, name: Annotated[str, typer.Argument(help=
     out.print(grid)
 
 
+@models_app.command("reevaluate")
+@user_errors
+def models_reevaluate(
+    ctx: typer.Context,
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="MODEL",
+            help="Models to re-evaluate (default: reevaluation.models in drift.yaml).",
+            show_default=False,
+        ),
+    ] = None,
+    date: Annotated[
+        str | None,
+        typer.Option(help="Label date D (YYYY-MM-DD) whose labels are in the lake; default: the newest one."),
+    ] = None,
+) -> None:
+    """Score each champion on the labels of D; compare with its training run and the targets in models.yaml.
+
+    Writes reports/reevaluation/date=D/ (report.md, <model>.json, summary.json) and an MLflow run.
+
+    Tags each judged champion version mlops.degraded (true/false) and mlops.reevaluated_on (D).
+
+    A degraded model is a result, not an error: the command exits 0 either way.
+    """
+    from mlops_platform import tracking
+    from mlops_platform.config import load_drift_settings
+    from mlops_platform.monitoring import reevaluation
+
+    context = get_context(ctx)
+    settings = load_drift_settings(context.config_dir).reevaluation
+    day = parse_date(date, "date") if date else None
+    client, experiment_id = tracking.client_for(context.models.tracking)
+    horizon = context.settings.labels.longest_horizon_days
+    summary = reevaluation.reevaluate_champions(
+        client, experiment_id, context.store, context.models, settings, day, models, horizon
+    )
+    asked = set(models or settings.models)
+    grid = Table(
+        "model",
+        "version",
+        "metric",
+        "at training",
+        "now",
+        "change",
+        "targets now",
+        "degraded",
+        title=f"champions re-evaluated on the labels of {summary.date}",
+    )
+    results = [r for r in summary.models if r.model in asked]
+    for r in results:
+        verdict = {"ok": "no", "degraded": "[bold red]YES[/]"}.get(r.status, r.status)
+        grid.add_row(
+            r.model,
+            r.version or "-",
+            r.gate_metric,
+            "n/a" if r.value_at_training is None else f"{r.value_at_training:.4f}",
+            "n/a" if r.value is None else f"{r.value:.4f}",
+            reevaluation.format_change(r),
+            reevaluation.format_targets(r),
+            verdict,
+        )
+    out.print(grid)
+    for r in results:
+        for reason in r.reasons:
+            out.print(f"{r.model}: {r.status}: {reason}", highlight=False)
+        for note in r.notes:
+            out.print(f"{r.model}: note: {note}", highlight=False)
+    out.print(f"to retrain: {', '.join(summary.retrain) or 'none'}")
+    path = reevaluation.report_path(summary.date, "report.md")
+    out.print(f"report: {context.store.url(path)} (MLflow run {summary.mlflow_run_id})")
+
+
 def promote(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Registered model name.")],
@@ -223,18 +298,32 @@ def webhook_serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
     register: Annotated[bool, typer.Option(help="Also register the webhook with the MLflow server.")] = True,
 ) -> None:
-    """Receive MLflow's alias events (HMAC-checked) and record them in the alias history."""
+    """Receive MLflow's alias events (HMAC-checked) and record them in the alias history.
+
+    When a champion moves, DAG daily_scoring is triggered for that model through Airflow's REST API
+    (airflow_api in config/orchestration.yaml; credentials from the variables it names).
+    """
+    import logging
     import signal
     import threading
 
-    from mlops_platform import tracking, webhooks
+    from mlops_platform import airflow_api, tracking, webhooks
+    from mlops_platform.config import load_orchestration_settings
 
-    models = get_context(ctx).models
+    context = get_context(ctx)
+    models = context.models
+    logging.getLogger(airflow_api.__name__).setLevel(logging.INFO)  # each trigger is worth a line
+    api_settings = load_orchestration_settings(context.config_dir).airflow_api
+    on_champion_moved = airflow_api.champion_trigger(api_settings)
     client, _ = tracking.client_for(models.tracking)
-    receiver = webhooks.AliasWebhookReceiver(models.tracking.uri, _secret(), host, port).start()
+    receiver = webhooks.AliasWebhookReceiver(
+        models.tracking.uri, _secret(), host, port, on_champion_moved=on_champion_moved
+    ).start()
     if register:
         webhooks.register_webhook(client, receiver.url, _secret())
     out.print(f"alias webhook receiver on {receiver.url}")
+    if on_champion_moved is not None:
+        out.print(f"a champion move triggers DAG {airflow_api.SCORING_DAG} at {api_settings.url}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -14,7 +14,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -301,6 +301,97 @@ class ModelSettings(_Section):
         return [parse_target(metric, text) for metric, text in self.targets.items()]
 
 
+RECOMMENDER_LOSSES = ("warp", "bpr", "warp-kos")
+
+
+class CandidateSettings(_Section):
+    """The LightFM candidate generator: an ensemble of losses, each a model with these settings."""
+
+    losses: dict[str, float] = Field(
+        min_length=1, description="loss (warp, bpr, warp-kos) -> weight in the ensemble; one entry: a single model"
+    )
+    components: int = Field(gt=0, description="latent dimensions")
+    epochs: int = Field(gt=0)
+    learning_rate: float = Field(gt=0)
+    item_alpha: float = Field(ge=0, description="L2 penalty on item feature embeddings")
+    user_alpha: float = Field(ge=0, description="L2 penalty on user feature embeddings")
+    max_sampled: int = Field(gt=0, description="negatives WARP samples before giving up")
+    k_candidates: int = Field(gt=0, description="candidates per customer handed to the ranker")
+    half_life_days: float = Field(gt=0, description="an interaction this old weighs half a fresh one")
+    seed: int
+
+    @field_validator("losses")
+    @classmethod
+    def _known_losses(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = [name for name in value if name not in RECOMMENDER_LOSSES]
+        if unknown:
+            raise ValueError(f"unknown loss(es) {', '.join(unknown)}; known: {', '.join(RECOMMENDER_LOSSES)}")
+        if any(weight < 0 for weight in value.values()) or sum(value.values()) <= 0:
+            raise ValueError(f"weights must be non-negative with a positive sum, got {value}")
+        return value
+
+
+class RankerSettings(_Section):
+    """The XGBoost learning-to-rank model that re-orders the candidates."""
+
+    objective: Literal["rank:ndcg", "rank:pairwise", "rank:map"]
+    n_estimators: int = Field(gt=0)
+    learning_rate: float = Field(gt=0)
+    max_depth: int = Field(gt=0)
+    min_child_weight: float = Field(ge=0)
+    subsample: float = Field(gt=0, le=1)
+    horizon_days: int = Field(gt=0, description="labels: purchases in this many days after the ranker's cut-off")
+    seed: int
+
+
+class TenureStep(_Section):
+    """Up to ``until_day`` days of tenure (inclusive; null: for ever), this share of the score is collaborative."""
+
+    until_day: int | None = Field(ge=0)
+    collaborative: float = Field(ge=0, le=1)
+
+
+class ColdStartSettings(_Section):
+    """Scores of customers with little or no history."""
+
+    popularity_blend: float = Field(ge=0, le=1, description="share of segment popularity in the content score")
+    popularity_days: int | None = Field(gt=0, description="popularity counts buyers of this many days; null: all")
+    tenure_schedule: list[TenureStep] = Field(min_length=1)
+
+    @field_validator("tenure_schedule")
+    @classmethod
+    def _ordered(cls, value: list[TenureStep]) -> list[TenureStep]:
+        days = [step.until_day for step in value]
+        if days[-1] is not None or None in days[:-1]:
+            raise ValueError("only the last step (and it must) has until_day null")
+        if any(a >= b for a, b in zip(days[:-2], days[1:-1], strict=True)):
+            raise ValueError(f"until_day must increase, got {days}")
+        return value
+
+
+class RecommenderSettings(_Section):
+    """The recommender: LightFM candidates, an XGBoost ranker, the cold-start fallback."""
+
+    candidates: CandidateSettings
+    ranker: RankerSettings
+    cold_start: ColdStartSettings
+    top_n: int = Field(gt=0, description="recommendations per customer")
+    reasons: int = Field(ge=0, description="plain-language reasons per recommendation")
+    exclude_purchased: bool = Field(description="never recommend a product the customer already bought")
+    gate: GateSettings
+    targets: dict[str, str]
+
+    @field_validator("targets")
+    @classmethod
+    def _parse_targets(cls, value: dict[str, str]) -> dict[str, str]:
+        for metric, text in value.items():
+            parse_target(metric, text)
+        return value
+
+    def target_lines(self) -> list[Target]:
+        return [parse_target(metric, text) for metric, text in self.targets.items()]
+
+
 class ModelsSettings(_Section):
     """Everything in ``config/models.yaml``."""
 
@@ -310,6 +401,7 @@ class ModelsSettings(_Section):
     conversion: ModelSettings
     revenue: ModelSettings
     segmentation: ModelSettings
+    recommender: RecommenderSettings
 
     def model(self, name: str) -> ModelSettings:
         """Settings of model ``name``; unknown names are an error listing the known ones."""
@@ -387,13 +479,101 @@ class RetrainSettings(_Section):
     max_champion_age_days: int = Field(gt=0, description="days of data time after which a champion is stale")
 
 
+class ReevaluationSettings(_Section):
+    """The monthly re-evaluation of the champions on the newest labelled window."""
+
+    models: list[str] = Field(
+        min_length=1, description="models re-evaluated when none is named (names of config/models.yaml)"
+    )
+    tolerance: float = Field(
+        ge=0, lt=1, description="relative worsening of the gate metric since training that is still not degraded"
+    )
+    min_rows: int = Field(gt=0, description="fewer labelled rows on the window: skipped, not judged")
+    trigger_retraining: bool = Field(description="the monthly DAG retrains degraded models (drift_retraining, forced)")
+
+
 class DriftSettings(_Section):
     """Everything in ``config/drift.yaml``."""
 
     decision: DriftDecisionSettings
     retrain: RetrainSettings
+    reevaluation: ReevaluationSettings
 
 
 def load_drift_settings(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -> DriftSettings:
-    """Load ``drift.yaml`` from the config folder, with ``MLOPS_DECISION_*``/``MLOPS_RETRAIN_*`` overrides."""
+    """Load ``drift.yaml``, with ``MLOPS_DECISION_*``/``MLOPS_RETRAIN_*``/``MLOPS_REEVALUATION_*`` overrides."""
     return load_section_file(DriftSettings, find_config_dir(config_dir) / "drift.yaml", env)
+
+
+# -- config/orchestration.yaml -----------------------------------------------------------------
+
+BACKENDS = ("local", "docker", "kubernetes")
+
+
+class RunnerSettings(_Section):
+    """Where the DAG tasks run the ``mlops`` command: in the worker, in Docker or in a Kubernetes pod."""
+
+    backend: Literal["local", "docker", "kubernetes"] = Field(description="local, docker or kubernetes")
+    image: str = Field(min_length=1, description="the training-task image built from the Dockerfile")
+    env: list[str] = Field(description="variables copied from the worker into the task as plain environment")
+    secret_env: list[str] = Field(description="secret variables: private environment / Kubernetes secret keys")
+
+
+class DockerSettings(_Section):
+    """DockerOperator settings of the ``docker`` backend."""
+
+    url: str = Field(min_length=1, description="Docker engine socket")
+    network_mode: str = Field(min_length=1, description="host keeps all traffic on loopback")
+    auto_remove: Literal["never", "success", "force"]
+
+
+class KubernetesSettings(_Section):
+    """KubernetesPodOperator settings of the ``kubernetes`` backend."""
+
+    namespace: str = Field(min_length=1)
+    secret_name: str = Field(min_length=1, description="Kubernetes Secret holding the secret_env keys")
+    in_cluster: bool
+    on_finish_action: Literal["delete_pod", "delete_succeeded_pod", "keep_pod"]
+    startup_timeout_seconds: int = Field(gt=0)
+
+
+class SensorSettings(_Section):
+    """How ``feature_recalculation`` waits for the raw partitions of the previous day."""
+
+    poke_interval_seconds: float = Field(gt=0)
+    timeout_minutes: float = Field(gt=0)
+
+
+class TaskSettings(_Section):
+    """Retries and time limits of every DAG task."""
+
+    retries: int = Field(ge=0)
+    retry_delay_seconds: float = Field(gt=0)
+    max_retry_delay_minutes: float = Field(gt=0)
+    execution_timeout_minutes: float = Field(gt=0)
+
+
+class AirflowApiSettings(_Section):
+    """Airflow's REST API, used to trigger ``daily_scoring`` when a champion moves."""
+
+    url: str = Field(description="base URL of the Airflow api-server; empty: do not trigger")
+    username_env: str = Field(min_length=1, description="variable holding the API user name")
+    password_env: str = Field(min_length=1, description="variable holding the API password")
+
+
+class OrchestrationSettings(_Section):
+    """Everything in ``config/orchestration.yaml``."""
+
+    runner: RunnerSettings
+    docker: DockerSettings
+    kubernetes: KubernetesSettings
+    sensor: SensorSettings
+    tasks: TaskSettings
+    airflow_api: AirflowApiSettings
+
+
+def load_orchestration_settings(
+    config_dir: Path | None = None, env: Mapping[str, str] | None = None
+) -> OrchestrationSettings:
+    """Load ``orchestration.yaml``, with ``MLOPS_RUNNER_*``, ``MLOPS_DOCKER_*`` ... overrides."""
+    return load_section_file(OrchestrationSettings, find_config_dir(config_dir) / "orchestration.yaml", env)

@@ -62,9 +62,15 @@ def client_for(tracking: TrackingSettings) -> tuple[MlflowClient, str]:
     experiment = client.get_experiment_by_name(tracking.experiment)
     if experiment is not None:
         return client, experiment.experiment_id
-    location = tracking.artifact_location
-    if "://" not in location:
-        location = Path(location).expanduser().resolve().as_uri()
+    location: str | None = tracking.artifact_location
+    if "://" not in location and ":/" not in location:
+        if tracking.uri.startswith(("http://", "https://")):
+            # A tracking server stores artifacts itself (proxied: mlflow-artifacts:/), so every
+            # client, in a container or not, needs only the tracking URI; a local path would
+            # exist on this machine only.
+            location = None
+        else:
+            location = Path(location).expanduser().resolve().as_uri()
     return client, client.create_experiment(tracking.experiment, artifact_location=location)
 
 

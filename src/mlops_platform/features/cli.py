@@ -63,3 +63,20 @@ def labels(ctx: typer.Context, date: DateOpt = None, start: StartOpt = None, end
     for day in track(days, "labels", total=len(days)):
         manifest = build_labels(context.store, context.settings, day)
         out.print(f"{labels_partition(day)}: {manifest.rows:,} customers (attempt {manifest.attempt})")
+
+
+@app.command("check")
+@user_errors
+def check(ctx: typer.Context, date: DateOpt = None, start: StartOpt = None, end: EndOpt = None) -> None:
+    """Re-read the committed snapshot of each date and check it against the feature contract."""
+    from mlops_platform.features.snapshot import check_snapshot, read_snapshot, snapshot_partition
+
+    days = resolve_dates(date, start, end)
+    context = get_context(ctx)
+    for day in days:
+        partition = snapshot_partition(day)
+        if not context.store.has_partition(partition):
+            raise typer.BadParameter(f"{context.store.url(partition)} is not committed", param_hint="--date")
+        table = read_snapshot(context.store, day)
+        check_snapshot(table, day)
+        out.print(f"{partition}: {table.num_rows:,} customers pass the feature contract")

@@ -1,0 +1,87 @@
+"""
+### daily_scoring (on the `features/customer` Asset)
+
+Runs whenever `feature_recalculation` publishes a snapshot, so the churn list, conversion
+propensities, revenue forecasts and segments are fresh each morning. For every model that has
+a `champion`, `mlops score MODEL --date D` writes `scores/<model>/date=D/` with that champion.
+
+When a champion moves (by the promotion gate, or by hand in the MLflow UI: the alias webhook
+receiver of `make run` catches it), this DAG is triggered with `models` set to that model, so
+its scores follow the promotion.
+
+**Params**
+- `models`: which models to score (empty: every model with a champion).
+- `date` (YYYY-MM-DD, optional): the snapshot to score; default: the date in the Asset event
+  that started the run, else the newest snapshot in the lake.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import Param, dag, task
+from mlops_dags.defaults import FEATURES_ASSET, MODEL_NAMES, START_DATE, default_args, settings
+from mlops_dags.runner import mlops_mapped_task
+
+ORCHESTRATION = settings()
+
+
+@dag(
+    dag_id="daily_scoring",
+    schedule=[FEATURES_ASSET],
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    # Runs only when the features Asset updates or a champion moves: active from the start, so a
+    # promotion made in the MLflow UI is followed by fresh scores without a visit to Airflow.
+    is_paused_upon_creation=False,
+    default_args=default_args(ORCHESTRATION),
+    tags=["mlops", "scoring", "daily"],
+    doc_md=__doc__,
+    params={
+        "models": Param(
+            [],
+            type="array",
+            items={"type": "string", "enum": MODEL_NAMES},
+            title="Models",
+            description="Models to score (empty: every model with a champion).",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Snapshot date",
+            description="Score this snapshot (YYYY-MM-DD); default: the Asset event's date, else the newest.",
+        ),
+    },
+)
+def daily_scoring() -> None:
+    @task
+    def plan(**context: Any) -> list[list[str]]:
+        from mlops_dags.library import lake, mlflow_client, models_settings, param_date
+
+        from mlops_platform.orchestration.plans import resolve_models, with_champion
+
+        day = param_date(context["params"])
+        if day is None:
+            events = context.get("triggering_asset_events") or {}
+            dates = [e.extra.get("date") for evs in events.values() for e in evs if e.extra.get("date")]
+            if dates:
+                day = param_date({"date": max(dates)})
+            else:
+                found = lake().list_dates("features/customer")
+                if not found:
+                    print("no feature snapshot in the lake yet: nothing to score")
+                    return []
+                day = found[-1]
+        models = resolve_models(context["params"].get("models"), models_settings().model_names)
+        ready, skipped = with_champion(mlflow_client(), models)
+        for name, reason in skipped.items():
+            print(f"skip {name}: {reason}")
+        print(f"scoring snapshot {day} with the champions of: {', '.join(ready) or 'no model'}")
+        return [["score", name, "--date", day.isoformat()] for name in ready]
+
+    mlops_mapped_task("score", plan())
+
+
+daily_scoring()

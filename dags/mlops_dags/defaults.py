@@ -1,0 +1,68 @@
+"""What every DAG shares: the config folder, default arguments, the failure callback, the Asset."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import Asset
+
+from mlops_platform.config import CONFIG_DIR_ENV, OrchestrationSettings, load_orchestration_settings
+
+_logger = logging.getLogger("mlops_dags")
+
+# A static start date (never now()); catchup is off, so only the newest interval runs.
+START_DATE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+# Published by feature_recalculation once the snapshot of a date is committed and checked;
+# daily_scoring runs on it. The event's extra carries the snapshot date.
+FEATURES_ASSET = Asset(name="features/customer", uri="mlops://lake/features/customer", group="lake")
+
+MODEL_NAMES = ["churn", "conversion", "revenue", "segmentation"]
+
+
+def config_dir() -> Path:
+    """``$MLOPS_CONFIG_DIR``, else the repository's ``config/`` next to ``dags/``."""
+    return Path(os.environ.get(CONFIG_DIR_ENV) or Path(__file__).resolve().parents[2] / "config")
+
+
+def settings() -> OrchestrationSettings:
+    """``config/orchestration.yaml`` (read when a DAG file is parsed: a file read, nothing else)."""
+    return load_orchestration_settings(config_dir())
+
+
+def log_failure(context: Any) -> None:
+    """Failure callback: one clear line naming the DAG, task, run, try and the error."""
+    ti = context["ti"]
+    index = getattr(ti, "map_index", -1)
+    task = ti.task_id if index is None or index < 0 else f"{ti.task_id}[{index}]"
+    _logger.error(
+        "mlops task failed: DAG %s, task %s, run %s, try %s: %s",
+        ti.dag_id,
+        task,
+        context.get("run_id"),
+        getattr(ti, "try_number", "?"),
+        context.get("exception") or "see the task log",
+    )
+
+
+def default_args(orchestration: OrchestrationSettings) -> dict[str, Any]:
+    """Retries with exponential back-off, a time limit and the failure callback, from config."""
+    tasks = orchestration.tasks
+    return {
+        "owner": "mlops",
+        "retries": tasks.retries,
+        "retry_delay": dt.timedelta(seconds=tasks.retry_delay_seconds),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": dt.timedelta(minutes=tasks.max_retry_delay_minutes),
+        "execution_timeout": dt.timedelta(minutes=tasks.execution_timeout_minutes),
+        "on_failure_callback": log_failure,
+    }
+
+
+def context_environment() -> dict[str, str]:
+    """Set for in-process ``mlops`` calls: the config folder the DAGs were parsed with."""
+    return {CONFIG_DIR_ENV: str(config_dir())}

@@ -1,0 +1,122 @@
+"""
+### monthly_reevaluation (monthly)
+
+Checks that every `champion` still does what it was promoted for. Steps:
+
+1. **plan**: the label date D (the `date` param, else the newest date whose labels have
+   arrived, i.e. whose horizon has closed).
+2. **reevaluate**: `mlops models reevaluate --date D` scores each champion on the snapshot of D,
+   compares with its training-time holdout metrics and the targets in `config/models.yaml`,
+   writes `reports/reevaluation/date=D/` (Markdown and JSON) and an MLflow run, and tags
+   degraded versions `mlops.degraded=true`.
+3. **degraded**: reads the summary; **retrain_degraded** triggers `drift_retraining` with
+   `force` for the degraded models when `reevaluation.trigger_retraining` of
+   `config/drift.yaml` (or the `trigger_retraining` param) says so; otherwise
+   **nothing_to_retrain** says why.
+
+**Params**
+- `models`: which champions to re-evaluate (empty: all).
+- `date` (YYYY-MM-DD, optional): the label date to evaluate on.
+- `trigger_retraining` (optional): overrides the config switch for this run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import Param, dag, task
+from mlops_dags.defaults import MODEL_NAMES, START_DATE, default_args, settings
+from mlops_dags.runner import mlops_task
+
+ORCHESTRATION = settings()
+
+
+@dag(
+    dag_id="monthly_reevaluation",
+    schedule="@monthly",
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(ORCHESTRATION),
+    tags=["mlops", "evaluation", "monthly"],
+    doc_md=__doc__,
+    render_template_as_native_obj=True,
+    params={
+        "models": Param(
+            [],
+            type="array",
+            items={"type": "string", "enum": MODEL_NAMES},
+            title="Models",
+            description="Champions to re-evaluate (empty: all).",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Label date",
+            description="Evaluate on the labels of this date (YYYY-MM-DD); default: the newest.",
+        ),
+        "trigger_retraining": Param(
+            None,
+            type=["null", "boolean"],
+            title="Trigger retraining",
+            description="Force-retrain degraded models (empty: reevaluation.trigger_retraining of config/drift.yaml).",
+        ),
+    },
+)
+def monthly_reevaluation() -> None:
+    @task
+    def plan(**context: Any) -> list[str]:
+        from mlops_dags.library import lake, models_settings, param_date
+
+        from mlops_platform.orchestration.plans import newest_label_date, resolve_models
+
+        params = context["params"]
+        day = param_date(params) or newest_label_date(lake())
+        models = resolve_models(params.get("models"), models_settings().model_names)
+        print(f"re-evaluating the champions of {', '.join(models)} on the labels of {day}")
+        return ["models", "reevaluate", *models, "--date", day.isoformat()]
+
+    @task
+    def degraded(command: list[str], **context: Any) -> dict[str, Any]:
+        import datetime as dt
+
+        from mlops_dags.library import drift_settings, lake
+
+        from mlops_platform.monitoring.reevaluation import read_summary
+        from mlops_platform.orchestration.plans import format_rows
+
+        day = dt.date.fromisoformat(command[-1])
+        summary = read_summary(lake(), day)
+        rows = [r.to_dict() for r in summary.models]
+        print(format_rows(rows, ["model", "status", "version", "gate_metric", "value", "value_at_training", "reasons"]))
+        switch = context["params"].get("trigger_retraining")
+        trigger = drift_settings().reevaluation.trigger_retraining if switch is None else bool(switch)
+        return {"models": list(summary.degraded), "trigger": trigger}
+
+    @task.branch
+    def retrain_or_not(found: dict[str, Any]) -> str:
+        return "retrain_degraded" if found["models"] and found["trigger"] else "nothing_to_retrain"
+
+    @task
+    def nothing_to_retrain(found: dict[str, Any]) -> None:
+        if found["models"]:
+            print(f"degraded: {', '.join(found['models'])}; retraining is switched off for this run")
+        else:
+            print("no champion degraded")
+
+    command = plan()
+    reevaluate = mlops_task("reevaluate", command)
+    found = degraded(command)
+    reevaluate >> found
+    retrain = TriggerDagRunOperator(
+        task_id="retrain_degraded",
+        trigger_dag_id="drift_retraining",
+        conf={"models": "{{ ti.xcom_pull(task_ids='degraded')['models'] }}", "force": True},
+        wait_for_completion=False,
+    )
+    retrain_or_not(found) >> [retrain, nothing_to_retrain(found)]
+
+
+monthly_reevaluation()

@@ -1,0 +1,211 @@
+"""Run plans of the DAGs: which dates and models a run works on, read from the lake and registry.
+
+Every function here is cheap (listings, small JSON files, registry lookups): the DAGs call them
+in the Airflow worker to decide what the heavy ``mlops`` tasks should do, and to summarise them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from mlflow import MlflowClient
+
+from mlops_platform import registry
+from mlops_platform.config import PlatformSettings
+from mlops_platform.data.raw import raw_dates
+from mlops_platform.errors import DataValidationError, InputError
+from mlops_platform.features.snapshot import DATASET as SNAPSHOTS
+from mlops_platform.features.snapshot import require_input_day
+from mlops_platform.storage import ObjectStore
+
+DRIFT_REPORTS = "reports/drift"
+
+
+@dataclass(frozen=True)
+class FeaturePlan:
+    """What ``feature_recalculation`` does for snapshot date L (the run's logical date)."""
+
+    snapshot_date: dt.date
+    raw_day: dt.date
+    label_date: dt.date | None
+    label_note: str
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "snapshot_date": self.snapshot_date.isoformat(),
+            "raw_day": self.raw_day.isoformat(),
+            "label_date": None if self.label_date is None else self.label_date.isoformat(),
+            "label_note": self.label_note,
+        }
+
+
+def feature_plan(store: ObjectStore, settings: PlatformSettings, snapshot_date: dt.date) -> FeaturePlan:
+    """Snapshot L reads raw days up to L - 1; the labels due are those of L - h (h the longest horizon).
+
+    With raw data up to L - 1 committed, the horizon of label date L - h (days L - h .. L - 1)
+    has just closed. Before the lake has that much history there is no label date yet.
+    """
+    raw_day = snapshot_date - dt.timedelta(days=1)
+    horizon = settings.labels.longest_horizon_days
+    label_date = snapshot_date - dt.timedelta(days=horizon)
+    days = raw_dates(store, "transactions")
+    if not days or label_date < days[0]:
+        first = days[0].isoformat() if days else "nothing"
+        return FeaturePlan(
+            snapshot_date, raw_day, None, f"no label date yet: {label_date} is before raw data ({first})"
+        )
+    return FeaturePlan(
+        snapshot_date, raw_day, label_date, f"the {horizon}-day horizon of {label_date} closed on {raw_day}"
+    )
+
+
+def raw_day_missing(store: ObjectStore, snapshot_date: dt.date) -> str | None:
+    """Why the raw input of snapshot ``snapshot_date`` is not ready yet, or None when it is."""
+    try:
+        require_input_day(store, snapshot_date)
+    except DataValidationError as exc:
+        return str(exc)
+    return None
+
+
+def newest_snapshot_date(store: ObjectStore) -> dt.date:
+    """The newest committed feature snapshot.
+
+    Raises:
+        InputError: the lake has no snapshot yet.
+    """
+    dates = store.list_dates(SNAPSHOTS)
+    if not dates:
+        raise InputError(f"{store.url(SNAPSHOTS)} has no snapshot yet; run feature_recalculation first")
+    return dates[-1]
+
+
+def resolve_models(requested: Iterable[str] | None, known: list[str]) -> list[str]:
+    """The requested model names (all known models when none are given), checked.
+
+    Raises:
+        InputError: naming an unknown model and the known ones.
+    """
+    names = [n for n in (requested or []) if n]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(f"unknown model(s) {', '.join(unknown)}; known models: {', '.join(known)}")
+    return names or list(known)
+
+
+def with_champion(client: MlflowClient, models: Iterable[str]) -> tuple[list[str], dict[str, str]]:
+    """Split ``models`` into those with a champion and the rest (with the reason)."""
+    ready: list[str] = []
+    skipped: dict[str, str] = {}
+    for name in models:
+        champion = registry.version_by_alias(client, name, registry.CHAMPION)
+        if champion is None:
+            skipped[name] = "no champion"
+        else:
+            ready.append(name)
+    return ready, skipped
+
+
+@dataclass(frozen=True)
+class DriftVerdict:
+    """One model's decision from ``reports/drift/date=D/<model>.json`` (written by ``mlops drift check``)."""
+
+    model: str
+    retrain: bool
+    reason: str
+    drift_share: float | None
+    champion_version: str | None
+
+
+def drift_report_path(day: dt.date, model: str) -> str:
+    return f"{DRIFT_REPORTS}/date={day.isoformat()}/{model}.json"
+
+
+def read_drift_verdicts(store: ObjectStore, day: dt.date, models: Iterable[str]) -> list[DriftVerdict]:
+    """The drift decisions of ``models`` on ``day``.
+
+    Raises:
+        InputError: a model has no decision file (its drift check did not run for ``day``).
+    """
+    verdicts = []
+    for model in models:
+        path = drift_report_path(day, model)
+        raw = store.get_bytes_if_exists(path)
+        if raw is None:
+            raise InputError(f"no drift decision for {model} on {day}: {store.url(path)} is missing")
+        payload: dict[str, Any] = json.loads(raw)
+        drift = payload.get("drift") or {}
+        verdicts.append(
+            DriftVerdict(
+                model=model,
+                retrain=bool(payload["retrain"]),
+                reason=str(payload["retrain_reason"]),
+                drift_share=drift.get("share"),
+                champion_version=payload.get("champion_version"),
+            )
+        )
+    return verdicts
+
+
+def verdicts_to_dicts(verdicts: Iterable[DriftVerdict]) -> list[dict[str, Any]]:
+    return [asdict(v) for v in verdicts]
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    """One line of the retraining summary: what a run key produced for a model."""
+
+    model: str
+    version: str | None
+    gate_decision: str
+    gate_reason: str
+    champion: str | None
+    execution_backend: str | None
+
+
+def training_summary(client: MlflowClient, models: Iterable[str], run_key: str) -> list[TrainingRow]:
+    """Per model: the version registered under ``run_key``, its gate decision and the champion now."""
+    rows = []
+    for model in models:
+        version = registry.find_version_by_run_key(client, model, run_key)
+        champion = registry.version_by_alias(client, model, registry.CHAMPION)
+        tags = {} if version is None else (version.tags or {})
+        rows.append(
+            TrainingRow(
+                model=model,
+                version=None if version is None else str(version.version),
+                gate_decision=tags.get("gate_decision", "not trained" if version is None else "pending"),
+                gate_reason=tags.get("gate_reason", ""),
+                champion=None if champion is None else str(champion.version),
+                execution_backend=tags.get("execution_backend"),
+            )
+        )
+    return rows
+
+
+def format_rows(rows: Iterable[dict[str, Any]], columns: list[str]) -> str:
+    """A plain-text table for task logs (the Airflow UI shows logs in a fixed-width font)."""
+    body = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(line[i]) for line in body]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in body]
+    return "\n".join(lines)
+
+
+def newest_label_date(store: ObjectStore) -> dt.date:
+    """The newest label date whose labels are committed (its horizon has closed).
+
+    Raises:
+        InputError: the lake has no labels yet.
+    """
+    from mlops_platform.features.labels import DATASET as LABELS
+
+    dates = store.list_dates(LABELS)
+    if not dates:
+        raise InputError(f"{store.url(LABELS)} has no labels yet; run feature_recalculation past a horizon first")
+    return dates[-1]
