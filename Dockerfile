@@ -30,9 +30,15 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     MLOPS_CONFIG_DIR=/app/config \
-    MLOPS_EXECUTION_BACKEND=container
-RUN groupadd --system --gid 10001 mlops \
-    && useradd --system --uid 10001 --gid mlops --home-dir /app --shell /usr/sbin/nologin mlops
+    MLOPS_EXECUTION_BACKEND=container \
+    GIT_PYTHON_REFRESH=quiet
+# lightgbm and xgboost load the OpenMP runtime (libgomp1): apt installs it if the base lacks it.
+# The user's home is writable (matplotlib and MLflow keep caches there); /app is not.
+RUN if ! ldconfig -p | grep -q 'libgomp\.so\.1'; then \
+        apt-get update && apt-get install -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*; \
+    fi \
+    && groupadd --system --gid 10001 mlops \
+    && useradd --system --uid 10001 --gid mlops --create-home --home-dir /home/mlops --shell /usr/sbin/nologin mlops
 COPY --from=build /opt/venv /opt/venv
 COPY wheelhouse/project/ /tmp/project/
 RUN pip install --no-index --no-deps /tmp/project/*.whl \

@@ -2,7 +2,7 @@
 # Container tooling for `make test-containers`: a local Docker engine, a Debian base image built
 # with debootstrap (no registry pulls) and the training-task image built from the host wheelhouse.
 #
-#   scripts/containers.sh engine-start   install docker.io/debootstrap if missing; start dockerd if none answers
+#   scripts/containers.sh engine-start   install docker.io/debootstrap/docker-compose if missing; start dockerd if none answers
 #   scripts/containers.sh engine-stop    stop the dockerd that engine-start started (by its recorded pid)
 #   scripts/containers.sh base-image     debootstrap bookworm and `docker import` it as $MLOPS_BASE_IMAGE
 #   scripts/containers.sh image          refresh the wheelhouse and `docker build` $MLOPS_TEST_IMAGE
@@ -16,7 +16,9 @@ CACHE="$ROOT/.cache/containers"
 BASE_IMAGE="${MLOPS_BASE_IMAGE:-mlops-base:bookworm}"
 IMAGE="${MLOPS_TEST_IMAGE:-mlops-platform:test}"
 SUITE=bookworm
-INCLUDE=python3,python3-venv,python3-pip
+# libgomp1: the OpenMP runtime that lightgbm and xgboost load (python:3.11-slim lacks it as well,
+# so the Dockerfile installs it with apt when the base image has none)
+INCLUDE=python3,python3-venv,python3-pip,libgomp1
 PID_FILE="$CACHE/dockerd.pid"
 CHILDREN_FILE="$CACHE/dockerd.children"
 ENGINE_LOG="$CACHE/dockerd.log"
@@ -44,6 +46,7 @@ install_packages() {
     local missing=()
     command -v dockerd >/dev/null || missing+=(docker.io)
     command -v debootstrap >/dev/null || missing+=(debootstrap)
+    command -v docker-compose >/dev/null || missing+=(docker-compose)  # validates docker-compose.yml
     [[ ${#missing[@]} -eq 0 ]] && return 0
     need_root "installing ${missing[*]}" "apt-get install -y ${missing[*]}"
     command -v apt-get >/dev/null || die "${missing[*]} missing and no apt-get to install it"
@@ -171,18 +174,23 @@ debian_mirror() {
 base_image() {
     command -v docker >/dev/null || die "no docker client on PATH (run engine-start first)"
     docker info >/dev/null 2>&1 || die "no Docker engine answers (run engine-start first)"
-    if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
-        say "base image $BASE_IMAGE is present"
+    # the label names what went into the rootfs: a change of SUITE or INCLUDE makes a new one
+    local key found
+    key="$SUITE-minbase-$(echo "$INCLUDE" | sha256sum | cut -c1-12)"
+    found=$(docker image inspect --format '{{ index .Config.Labels "mlops.rootfs" }}' "$BASE_IMAGE" 2>/dev/null || true)
+    if [[ $found == "$key" ]]; then
+        say "base image $BASE_IMAGE ($key) is present"
         return 0
     fi
+    [[ -n $found ]] && say "base image $BASE_IMAGE was built from another rootfs (${found}); replacing it"
     mkdir -p "$CACHE"
-    local tarball="$CACHE/rootfs-$SUITE-minbase-${INCLUDE//,/-}.tar" start
+    local tarball="$CACHE/rootfs-$key.tar" start
     if [[ ! -s $tarball ]]; then
         command -v debootstrap >/dev/null || die "debootstrap is missing (run engine-start, or apt-get install debootstrap)"
         need_root "debootstrap" "debootstrap --variant=minbase --include=$INCLUDE $SUITE DIR"
         local mirror rootfs="$CACHE/rootfs.tmp"
         mirror=$(debian_mirror)
-        if grep -q " $rootfs[/ ]" /proc/mounts; then
+        if grep -q " ${rootfs}[/ ]" /proc/mounts; then
             die "$rootfs still has mounts from an earlier debootstrap; unmount them first"
         fi
         rm -rf "$rootfs"
@@ -196,14 +204,17 @@ base_image() {
         rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/lib/apt/lists/*
         tar -C "$rootfs" --numeric-owner -cf "$tarball.tmp" .
         mv "$tarball.tmp" "$tarball"
-        grep -q " $rootfs[/ ]" /proc/mounts || rm -rf "$rootfs"
+        # tarballs of other SUITE/INCLUDE values are never used again
+        find "$CACHE" -maxdepth 1 -name 'rootfs-*.tar' ! -path "$tarball" -delete
+        grep -q " ${rootfs}[/ ]" /proc/mounts || rm -rf "$rootfs"
         took "debootstrap ($(du -h "$tarball" | cut -f1) rootfs tarball cached)" "$start"
     else
         say "using the cached rootfs ${tarball#"$ROOT"/}"
     fi
     start=$(date +%s)
     say "docker import as $BASE_IMAGE"
-    docker import --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' - "$BASE_IMAGE" <"$tarball" >/dev/null
+    docker import --change 'ENV LANG=C.UTF-8' --change "LABEL mlops.rootfs=$key" --change 'CMD ["python3"]' \
+        - "$BASE_IMAGE" <"$tarball" >/dev/null
     took "import of $BASE_IMAGE" "$start"
 }
 

@@ -1,4 +1,5 @@
-"""``make demo``: generate demo data, validate it, build a week of snapshots and labels, summarise.
+"""The library walk-through (no Airflow): generate demo data, validate it, build a week of snapshots
+and labels, train the zoo, summarise. ``make demo`` runs the DAGs instead (scripts/demo_airflow.py).
 
 Run as ``python -m mlops_platform.demo``; the lake is the configured one (``./lake`` by default,
 ``MLOPS_STORAGE_URI=s3://...`` for an S3 store). Exits non-zero on any failure.

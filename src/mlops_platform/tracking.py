@@ -163,8 +163,14 @@ def log_model_version(
             input_example=input_example,
             pip_requirements=pip_requirements(),
         )
+    # A tracking server accepts a models:/ source only with the id of the logged model it names.
     version = client.create_model_version(
-        name, info.model_uri, run_id=run_id, tags=version_tags, description=version_tags.get("summary")
+        name,
+        info.model_uri,
+        run_id=run_id,
+        tags=version_tags,
+        description=version_tags.get("summary"),
+        model_id=info.model_id,
     )
     return str(version.version)
 

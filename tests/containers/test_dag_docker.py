@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
-from small_settings import SMALL
 
 from mlops_platform import registry
 from mlops_platform.data.generate import GeneratorConfig, generate_to_store
 from mlops_platform.storage import ObjectStore
+from small_settings import SMALL
 
 START = dt.date(2025, 1, 1)
 DAYS = 100

@@ -74,6 +74,21 @@ def test_has_no_airflow_and_its_config_baked_in(mlops_image: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_loads_the_model_libraries_with_a_writable_home(mlops_image: str) -> None:
+    # lightgbm and xgboost need the OpenMP runtime of the base image; matplotlib and MLflow
+    # write caches under the home folder
+    script = (
+        "import os, lightgbm, xgboost, sklearn, matplotlib; "
+        "home = os.path.expanduser('~'); "
+        "assert os.access(home, os.W_OK), home; "
+        "print(matplotlib.get_configdir())"
+    )
+    result = docker_run(mlops_image, "-c", script, entrypoint="python")
+    assert result.returncode == 0, result.stderr
+    assert "Permission denied" not in result.stderr
+    assert result.stdout.strip().startswith("/home/")
+
+
 @pytest.mark.integration
 def test_generates_the_lake_on_s3_from_inside_the_container(mlops_image: str, s3_server, s3_uri: str) -> None:
     env = {**s3_server.env, "MLOPS_STORAGE_URI": s3_uri}

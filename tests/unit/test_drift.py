@@ -131,9 +131,9 @@ def _decision(should: bool) -> DriftDecision:
     [
         pytest.param(_decision(False), True, 3.0, True, True, "forced", id="forced"),
         pytest.param(None, False, None, False, True, "no champion", id="no-champion"),
-        pytest.param(_decision(False), True, 31.0, False, True, "champion is 31 days old (max 30)", id="too-old"),
+        pytest.param(_decision(False), True, 61.0, False, True, "champion is 61 days old (max 60)", id="too-old"),
         pytest.param(_decision(True), True, 3.0, False, True, "drift: 1 of 1", id="drifted"),
-        pytest.param(_decision(False), True, 30.0, False, False, "skip: 0 of 1", id="skip"),
+        pytest.param(_decision(False), True, 60.0, False, False, "skip: 0 of 1", id="skip"),
         pytest.param(None, True, 3.0, False, False, "skip: no drift decision", id="no-decision"),
     ],
 )

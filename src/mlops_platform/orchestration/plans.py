@@ -198,14 +198,16 @@ def format_rows(rows: Iterable[dict[str, Any]], columns: list[str]) -> str:
 
 
 def newest_label_date(store: ObjectStore) -> dt.date:
-    """The newest label date whose labels are committed (its horizon has closed).
+    """The newest date with committed labels (its horizon has closed) and a committed snapshot.
 
     Raises:
-        InputError: the lake has no labels yet.
+        InputError: no date has both yet.
     """
     from mlops_platform.features.labels import DATASET as LABELS
 
-    dates = store.list_dates(LABELS)
-    if not dates:
-        raise InputError(f"{store.url(LABELS)} has no labels yet; run feature_recalculation past a horizon first")
-    return dates[-1]
+    labelled = store.list_dates(LABELS)
+    both = sorted(set(labelled) & set(store.list_dates(SNAPSHOTS)))
+    if not both:
+        what = "labels" if not labelled else "a snapshot for any labelled date"
+        raise InputError(f"the lake has no {what} yet; run feature_recalculation past a label horizon first")
+    return both[-1]
