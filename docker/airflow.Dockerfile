@@ -5,5 +5,6 @@
 ARG AIRFLOW_IMAGE=apache/airflow:3.3.2
 FROM ${AIRFLOW_IMAGE}
 COPY wheelhouse/ /tmp/wheelhouse/
-RUN pip install --no-cache-dir --no-index --find-links /tmp/wheelhouse mlops-platform \
-    apache-airflow-providers-docker apache-airflow-providers-cncf-kubernetes
+# The Docker and Kubernetes providers ship with the apache/airflow image.
+RUN pip install --no-cache-dir --no-index --find-links /tmp/wheelhouse --find-links /tmp/wheelhouse/project \
+    mlops-platform
