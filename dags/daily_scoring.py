@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Param, dag, task
-from mlops_dags.defaults import FEATURES_ASSET, MODEL_NAMES, START_DATE, default_args, settings
+from airflow.sdk import dag, task
+from mlops_dags.defaults import FEATURES_ASSET, START_DATE, date_param, default_args, models_param, settings
 from mlops_dags.runner import mlops_mapped_task
 
 ORCHESTRATION = settings()
@@ -39,19 +39,9 @@ ORCHESTRATION = settings()
     tags=["mlops", "scoring", "daily"],
     doc_md=__doc__,
     params={
-        "models": Param(
-            [],
-            type="array",
-            items={"type": "string", "enum": MODEL_NAMES},
-            title="Models",
-            description="Models to score (empty: every model with a champion).",
-        ),
-        "date": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="Snapshot date",
-            description="Score this snapshot (YYYY-MM-DD); default: the Asset event's date, else the newest.",
+        "models": models_param("Models to score (empty: every model with a champion)."),
+        "date": date_param(
+            "Snapshot date", "Score this snapshot (YYYY-MM-DD); default: the Asset event's date, else the newest."
         ),
     },
 )
@@ -60,7 +50,8 @@ def daily_scoring() -> None:
     def plan(**context: Any) -> list[list[str]]:
         from mlops_dags.library import lake, mlflow_client, models_settings, param_date
 
-        from mlops_platform.orchestration.plans import resolve_models, with_champion
+        from mlops_platform.errors import InputError
+        from mlops_platform.orchestration.plans import newest_snapshot_date, resolve_models, with_champion
 
         day = param_date(context["params"])
         if day is None:
@@ -69,11 +60,11 @@ def daily_scoring() -> None:
             if dates:
                 day = param_date({"date": max(dates)})
             else:
-                found = lake().list_dates("features/customer")
-                if not found:
-                    print("no feature snapshot in the lake yet: nothing to score")
+                try:
+                    day = newest_snapshot_date(lake())
+                except InputError as exc:
+                    print(f"nothing to score: {exc}")
                     return []
-                day = found[-1]
         models = resolve_models(context["params"].get("models"), models_settings().model_names)
         ready, skipped = with_champion(mlflow_client(), models)
         for name, reason in skipped.items():

@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import Param, dag, task
-from mlops_dags.defaults import MODEL_NAMES, START_DATE, default_args, settings
+from mlops_dags.defaults import START_DATE, date_param, default_args, models_param, settings
 from mlops_dags.runner import mlops_mapped_task
 
 ORCHESTRATION = settings()
@@ -45,21 +45,9 @@ ORCHESTRATION = settings()
     tags=["mlops", "drift", "training", "weekly"],
     doc_md=__doc__,
     params={
-        "models": Param(
-            [],
-            type="array",
-            items={"type": "string", "enum": MODEL_NAMES},
-            title="Models",
-            description="Models to check and retrain when due (empty: all).",
-        ),
+        "models": models_param("Models to check and retrain when due (empty: all)."),
         "force": Param(False, type="boolean", title="Force retraining", description="Retrain whatever the drift."),
-        "date": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="Snapshot date",
-            description="Check this snapshot (YYYY-MM-DD); default: the newest in the lake.",
-        ),
+        "date": date_param("Snapshot date", "Check this snapshot (YYYY-MM-DD); default: the newest in the lake."),
     },
 )
 def drift_retraining() -> None:

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Param, dag, task
-from mlops_dags.defaults import FEATURES_ASSET, START_DATE, default_args, settings
+from airflow.sdk import dag, task
+from mlops_dags.defaults import FEATURES_ASSET, START_DATE, date_param, default_args, settings
 from mlops_dags.runner import mlops_task
 
 ORCHESTRATION = settings()
@@ -43,12 +43,8 @@ PLAN = "{{ ti.xcom_pull(task_ids='plan')"
     tags=["mlops", "features", "daily"],
     doc_md=__doc__,
     params={
-        "date": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="Snapshot date",
-            description="Build the snapshot of this date instead of the run's logical date (YYYY-MM-DD).",
+        "date": date_param(
+            "Snapshot date", "Build the snapshot of this date instead of the run's logical date (YYYY-MM-DD)."
         ),
     },
 )

@@ -26,7 +26,7 @@ from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
-from mlops_dags.defaults import MODEL_NAMES, START_DATE, default_args, settings
+from mlops_dags.defaults import START_DATE, date_param, default_args, models_param, settings
 from mlops_dags.runner import mlops_task
 
 ORCHESTRATION = settings()
@@ -43,20 +43,8 @@ ORCHESTRATION = settings()
     doc_md=__doc__,
     render_template_as_native_obj=True,
     params={
-        "models": Param(
-            [],
-            type="array",
-            items={"type": "string", "enum": MODEL_NAMES},
-            title="Models",
-            description="Champions to re-evaluate (empty: all).",
-        ),
-        "date": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="Label date",
-            description="Evaluate on the labels of this date (YYYY-MM-DD); default: the newest.",
-        ),
+        "models": models_param("Champions to re-evaluate (empty: all)."),
+        "date": date_param("Label date", "Evaluate on the labels of this date (YYYY-MM-DD); default: the newest."),
         "trigger_retraining": Param(
             None,
             type=["null", "boolean"],

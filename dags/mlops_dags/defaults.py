@@ -8,9 +8,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, Param
 
-from mlops_platform.config import CONFIG_DIR_ENV, OrchestrationSettings, load_orchestration_settings
+from mlops_platform.config import (
+    CONFIG_DIR_ENV,
+    OrchestrationSettings,
+    load_models_settings,
+    load_orchestration_settings,
+)
 
 _logger = logging.getLogger("mlops_dags")
 
@@ -21,8 +26,6 @@ START_DATE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 # daily_scoring runs on it. The event's extra carries the snapshot date.
 FEATURES_ASSET = Asset(name="features/customer", uri="mlops://lake/features/customer", group="lake")
 
-MODEL_NAMES = ["churn", "conversion", "revenue", "segmentation"]
-
 
 def config_dir() -> Path:
     """``$MLOPS_CONFIG_DIR``, else the repository's ``config/`` next to ``dags/``."""
@@ -32,6 +35,17 @@ def config_dir() -> Path:
 def settings() -> OrchestrationSettings:
     """``config/orchestration.yaml`` (read when a DAG file is parsed: a file read, nothing else)."""
     return load_orchestration_settings(config_dir())
+
+
+def models_param(description: str) -> Param:
+    """The ``models`` param of a trigger form: a multi-select of the models in ``config/models.yaml``."""
+    names = load_models_settings(config_dir(), env={}).model_names
+    return Param([], type="array", items={"type": "string", "enum": names}, title="Models", description=description)
+
+
+def date_param(title: str, description: str) -> Param:
+    """An optional ``date`` param of a trigger form (YYYY-MM-DD; empty: the DAG's default)."""
+    return Param(None, type=["null", "string"], format="date", title=title, description=description)
 
 
 def log_failure(context: Any) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 
 from airflow.providers.docker.operators.docker import DockerOperator
 
-from mlops_dags.runner import run_environment, settings_now
+from mlops_dags.defaults import settings
+from mlops_dags.runner import run_environment
 
 
 class MlopsDockerOperator(DockerOperator):
@@ -30,7 +31,7 @@ class MlopsDockerOperator(DockerOperator):
     def execute(self, context: Any) -> Any:
         from mlops_platform.orchestration.environment import task_environment
 
-        env = task_environment(settings_now(), os.environ)
+        env = task_environment(settings(), os.environ)
         self.environment = {**env.plain, **run_environment(context)}
         self._private_environment = env.secret
         self.log.info("mlops %s in %s (environment: %s)", " ".join(self.command), self.image, sorted(self.environment))

@@ -7,7 +7,8 @@ from typing import Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-from mlops_dags.runner import run_environment, settings_now
+from mlops_dags.defaults import settings
+from mlops_dags.runner import run_environment
 
 
 class MlopsKubernetesPodOperator(KubernetesPodOperator):
@@ -28,7 +29,7 @@ class MlopsKubernetesPodOperator(KubernetesPodOperator):
 
         from mlops_platform.orchestration.environment import task_environment
 
-        env = task_environment(settings_now(), os.environ)
+        env = task_environment(settings(), os.environ)
         plain = {**env.plain, **run_environment(context)}
         self.env_vars = [k8s.V1EnvVar(name=name, value=value) for name, value in plain.items()]
 

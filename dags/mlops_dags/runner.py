@@ -23,6 +23,8 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from mlops_dags.defaults import context_environment
+from mlops_dags.defaults import settings as default_settings
 from mlops_platform.config import OrchestrationSettings
 from mlops_platform.orchestration.environment import BACKEND_ENV
 
@@ -100,15 +102,7 @@ class MlopsLocalOperator(BaseOperator):
 
     def execute(self, context: Any) -> None:
         self.log.info("mlops %s", " ".join(self.command))
-        from mlops_dags.defaults import context_environment
-
         run_mlops(self.command, {BACKEND_ENV: "local", **context_environment(), **run_environment(context)})
-
-
-def settings_now() -> OrchestrationSettings:
-    from mlops_dags.defaults import settings
-
-    return settings()
 
 
 def _backend_kwargs(settings: OrchestrationSettings) -> tuple[type[BaseOperator], dict[str, Any]]:
@@ -142,11 +136,11 @@ def mlops_task(
     task_id: str, command: list[str], settings: OrchestrationSettings | None = None, **kwargs: Any
 ) -> BaseOperator:
     """The operator that runs ``mlops COMMAND`` (Jinja-templated) on the configured backend."""
-    cls, backend = _backend_kwargs(settings or settings_now())
+    cls, backend = _backend_kwargs(settings or default_settings())
     return cls(task_id=task_id, command=command, **backend, **kwargs)
 
 
 def mlops_mapped_task(task_id: str, commands: Any, settings: OrchestrationSettings | None = None, **kwargs: Any) -> Any:
     """One ``mlops`` task per command of ``commands`` (an upstream task's list): dynamic task mapping."""
-    cls, backend = _backend_kwargs(settings or settings_now())
+    cls, backend = _backend_kwargs(settings or default_settings())
     return cls.partial(task_id=task_id, **backend, **kwargs).expand(command=commands)

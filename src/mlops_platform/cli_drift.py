@@ -84,7 +84,7 @@ def drift_check(
     from mlops_platform.config import load_drift_settings
     from mlops_platform.features.definitions import categorical_features, numeric_features
     from mlops_platform.features.snapshot import snapshot_partition
-    from mlops_platform.monitoring.drift import decide_retrain, drift_decision, drift_report
+    from mlops_platform.monitoring.drift import decide_retrain, drift_decision, drift_report, report_prefix
 
     context = get_context(ctx)
     day = parse_date(date, "date")
@@ -102,8 +102,7 @@ def drift_check(
             "retrain_reason": "no champion",
             "drift": None,
         }
-        path = f"reports/drift/date={day.isoformat()}/{model}.json"
-        context.store.put_bytes(path, json.dumps(payload, indent=2).encode())
+        context.store.put_bytes(f"{report_prefix(day, model)}.json", json.dumps(payload, indent=2).encode())
         out.print(f"{model} {day}: no champion to compare with")
         out.print("retrain: yes (no champion)")
         return
@@ -127,7 +126,7 @@ def drift_check(
         "drift": decision.to_dict(),
     }
     files = {f"drift/{model}.json": json.dumps(payload, indent=2).encode()}
-    prefix = f"reports/drift/date={day.isoformat()}/{model}"
+    prefix = report_prefix(day, model)
     context.store.put_bytes(f"{prefix}.json", files[f"drift/{model}.json"])
     if report:
         html, _ = drift_report(reference, current, numerical, categorical, settings)

@@ -282,12 +282,9 @@ class GateSettings(_Section):
         return self.metric not in LOWER_IS_BETTER
 
 
-class ModelSettings(_Section):
-    """One model of the zoo."""
+class _WithTargets(_Section):
+    """A model section's ``targets``: report lines such as ``{roc_auc: "> 0.85"}``, checked on load."""
 
-    target: str | None
-    params: dict[str, Any]
-    gate: GateSettings
     targets: dict[str, str]
 
     @field_validator("targets")
@@ -299,6 +296,14 @@ class ModelSettings(_Section):
 
     def target_lines(self) -> list[Target]:
         return [parse_target(metric, text) for metric, text in self.targets.items()]
+
+
+class ModelSettings(_WithTargets):
+    """One model of the zoo."""
+
+    target: str | None
+    params: dict[str, Any]
+    gate: GateSettings
 
 
 RECOMMENDER_LOSSES = ("warp", "bpr", "warp-kos")
@@ -369,7 +374,7 @@ class ColdStartSettings(_Section):
         return value
 
 
-class RecommenderSettings(_Section):
+class RecommenderSettings(_WithTargets):
     """The recommender: LightFM candidates, an XGBoost ranker, the cold-start fallback."""
 
     candidates: CandidateSettings
@@ -379,17 +384,6 @@ class RecommenderSettings(_Section):
     reasons: int = Field(ge=0, description="plain-language reasons per recommendation")
     exclude_purchased: bool = Field(description="never recommend a product the customer already bought")
     gate: GateSettings
-    targets: dict[str, str]
-
-    @field_validator("targets")
-    @classmethod
-    def _parse_targets(cls, value: dict[str, str]) -> dict[str, str]:
-        for metric, text in value.items():
-            parse_target(metric, text)
-        return value
-
-    def target_lines(self) -> list[Target]:
-        return [parse_target(metric, text) for metric, text in self.targets.items()]
 
 
 class ModelsSettings(_Section):

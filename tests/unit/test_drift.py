@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from config_copy import config_with
 
 from mlops_platform.config import ConfigError, DriftSettings, load_drift_settings
 from mlops_platform.monitoring.drift import DriftDecision, decide_retrain, drift_decision
@@ -151,16 +150,6 @@ def test_decide_retrain_names_its_reason(
     assert verdict.reason.startswith(reason)
 
 
-def _config_with(tmp_path: Path, config_dir: Path, edit) -> Path:
-    target = tmp_path / "config"
-    shutil.copytree(config_dir, target)
-    path = target / "drift.yaml"
-    data = yaml.safe_load(path.read_text())
-    edit(data)
-    path.write_text(yaml.safe_dump(data))
-    return target
-
-
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
@@ -180,7 +169,7 @@ def _config_with(tmp_path: Path, config_dir: Path, edit) -> Path:
 )
 def test_drift_config_errors_name_the_key(tmp_path: Path, config_dir: Path, edit, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        load_drift_settings(_config_with(tmp_path, config_dir, edit), env={})
+        load_drift_settings(config_with(tmp_path, config_dir, edit, "drift.yaml"), env={})
 
 
 def test_env_overrides_reach_the_drift_settings(config_dir: Path) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import shutil
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
-import yaml
+from config_copy import config_with
 
 from mlops_platform.config import ConfigError, GateSettings, ModelSettings, load_drift_settings
 from mlops_platform.errors import InputError
@@ -229,16 +228,6 @@ def test_unsupervised_models_get_the_newest_snapshot_within_the_horizon(tmp_path
     assert read_window(store, day).unsupervised_day == day  # no horizon: the label date itself
 
 
-def _config_with(tmp_path: Path, config_dir: Path, edit) -> Path:
-    target = tmp_path / "config"
-    shutil.copytree(config_dir, target)
-    path = target / "drift.yaml"
-    data = yaml.safe_load(path.read_text())
-    edit(data)
-    path.write_text(yaml.safe_dump(data))
-    return target
-
-
 def test_the_reevaluation_settings_load_and_take_overrides(config_dir: Path) -> None:
     settings = load_drift_settings(config_dir, env={}).reevaluation
     assert settings.tolerance == 0.05 and settings.trigger_retraining is True
@@ -263,4 +252,4 @@ def test_the_reevaluation_settings_load_and_take_overrides(config_dir: Path) -> 
 )
 def test_reevaluation_config_errors_name_the_key(tmp_path: Path, config_dir: Path, edit, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        load_drift_settings(_config_with(tmp_path, config_dir, edit), env={})
+        load_drift_settings(config_with(tmp_path, config_dir, edit, "drift.yaml"), env={})

@@ -16,6 +16,7 @@ manual override into one retrain verdict with a reason.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import math
@@ -27,6 +28,14 @@ import pandas as pd
 
 from mlops_platform.config import DriftDecisionSettings, DriftSettings
 from mlops_platform.errors import InputError
+
+REPORTS = "reports/drift"
+
+
+def report_prefix(day: dt.date, model: str) -> str:
+    """Where ``mlops drift check`` stores MODEL's decision on ``day``: ``<prefix>.json`` and ``.html``."""
+    return f"{REPORTS}/date={day.isoformat()}/{model}"
+
 
 _logger = logging.getLogger(__name__)
 

@@ -20,9 +20,8 @@ from mlops_platform.data.raw import raw_dates
 from mlops_platform.errors import DataValidationError, InputError
 from mlops_platform.features.snapshot import DATASET as SNAPSHOTS
 from mlops_platform.features.snapshot import require_input_day
+from mlops_platform.monitoring.drift import report_prefix
 from mlops_platform.storage import ObjectStore
-
-DRIFT_REPORTS = "reports/drift"
 
 
 @dataclass(frozen=True)
@@ -121,10 +120,6 @@ class DriftVerdict:
     champion_version: str | None
 
 
-def drift_report_path(day: dt.date, model: str) -> str:
-    return f"{DRIFT_REPORTS}/date={day.isoformat()}/{model}.json"
-
-
 def read_drift_verdicts(store: ObjectStore, day: dt.date, models: Iterable[str]) -> list[DriftVerdict]:
     """The drift decisions of ``models`` on ``day``.
 
@@ -133,7 +128,7 @@ def read_drift_verdicts(store: ObjectStore, day: dt.date, models: Iterable[str])
     """
     verdicts = []
     for model in models:
-        path = drift_report_path(day, model)
+        path = f"{report_prefix(day, model)}.json"
         raw = store.get_bytes_if_exists(path)
         if raw is None:
             raise InputError(f"no drift decision for {model} on {day}: {store.url(path)} is missing")
