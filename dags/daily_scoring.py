@@ -65,7 +65,7 @@ def daily_scoring() -> None:
                 except InputError as exc:
                     print(f"nothing to score: {exc}")
                     return []
-        models = resolve_models(context["params"].get("models"), models_settings().model_names)
+        models = resolve_models(context["params"].get("models"), models_settings().trainable_names)
         ready, skipped = with_champion(mlflow_client(), models)
         for name, reason in skipped.items():
             print(f"skip {name}: {reason}")

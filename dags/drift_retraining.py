@@ -59,7 +59,7 @@ def drift_retraining() -> None:
 
         params = context["params"]
         day = param_date(params) or newest_snapshot_date(lake())
-        models = resolve_models(params.get("models"), models_settings().model_names)
+        models = resolve_models(params.get("models"), models_settings().trainable_names)
         print(f"checking drift of {', '.join(models)} on snapshot {day} (force: {bool(params.get('force'))})")
         return {"date": day.isoformat(), "models": models, "force": bool(params.get("force"))}
 

@@ -62,7 +62,7 @@ def monthly_reevaluation() -> None:
 
         params = context["params"]
         day = param_date(params) or newest_label_date(lake())
-        models = resolve_models(params.get("models"), models_settings().model_names)
+        models = resolve_models(params.get("models"), models_settings().trainable_names)
         print(f"re-evaluating the champions of {', '.join(models)} on the labels of {day}")
         return ["models", "reevaluate", *models, "--date", day.isoformat()]
 

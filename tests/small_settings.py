@@ -16,6 +16,10 @@ SMALL = {
     " strategies: [none, class_weight], validation_share: 0.2, seed: 1}",
     "MLOPS_REVENUE_PARAMS": "{n_estimators: 30, learning_rate: 0.1, max_depth: 3, seed: 1}",
     "MLOPS_SEGMENTATION_PARAMS": "{k_min: 3, k_max: 4, pca_components: null, silhouette_sample: 1000, seed: 1}",
+    "MLOPS_RECOMMENDER_CANDIDATES": "{losses: {warp: 1.0}, components: 16, epochs: 10, learning_rate: 0.05,"
+    " item_alpha: 0.0, user_alpha: 0.0, max_sampled: 10, k_candidates: 20, half_life_days: 60, seed: 1}",
+    "MLOPS_RECOMMENDER_RANKER": "{objective: rank:ndcg, n_estimators: 40, learning_rate: 0.1, max_depth: 3,"
+    " min_child_weight: 1.0, subsample: 0.8, horizon_days: 14, seed: 1}",
     # A failed task fails the run at once instead of waiting for a retry.
     "MLOPS_TASKS_RETRIES": "0",
 }

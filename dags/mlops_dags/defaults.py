@@ -39,7 +39,7 @@ def settings() -> OrchestrationSettings:
 
 def models_param(description: str) -> Param:
     """The ``models`` param of a trigger form: a multi-select of the models in ``config/models.yaml``."""
-    names = load_models_settings(config_dir(), env={}).model_names
+    names = load_models_settings(config_dir(), env={}).trainable_names
     return Param([], type="array", items={"type": "string", "enum": names}, title="Models", description=description)
 
 

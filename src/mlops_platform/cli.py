@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from mlops_platform import __version__, cli_drift, cli_models
+from mlops_platform.cli_recommend import recommend
 from mlops_platform.cli_support import CliContext, configure_logging, get_context, out, user_errors
 from mlops_platform.data.cli import app as data_app
 from mlops_platform.features.cli import app as features_app
@@ -30,6 +31,7 @@ app.add_typer(features_app, name="features")
 app.add_typer(lake_app, name="lake")
 cli_models.register(app)
 cli_drift.register(app)
+app.command("recommend")(recommend)
 
 
 def _version(value: bool) -> None:

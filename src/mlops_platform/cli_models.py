@@ -57,7 +57,7 @@ def training_set_build(
 
 def train(
     ctx: typer.Context,
-    model: Annotated[str, typer.Argument(help="churn, conversion, revenue or segmentation.")],
+    model: Annotated[str, typer.Argument(help="churn, conversion, revenue, segmentation or recommender.")],
     as_of: Annotated[
         str | None,
         typer.Option(help="Training date D for a lake training set (default: after the newest raw day)."),
@@ -77,12 +77,20 @@ def train(
         typer.Option(help="Idempotency key (DAGs pass their run id): a key already registered is reused."),
     ] = None,
 ) -> None:
-    """Train MODEL, log it to MLflow, register it as challenger and run the promotion gate."""
+    """Train MODEL, log it to MLflow, register it as challenger and run the promotion gate.
+
+    The recommender trains from the lake's transactions and snapshots only (no --table): its recipe
+    is measured on the purchases of the last ranker horizon before the training date, then refitted
+    up to that date and registered.
+    """
     from mlops_platform.training import fit_and_register, prepare_from_lake
     from mlops_platform.training_table import prepare_from_table
 
     context = get_context(ctx)
-    context.models.model(model)
+    context.models.check_trainable(model)
+    if model == "recommender":
+        _train_recommender(context, as_of, table or target or id_column or time_column, name, run_key)
+        return
     if table is not None:
         if target is None and model != "segmentation":
             raise typer.BadParameter("--table needs --target", param_hint="--target")
@@ -95,6 +103,23 @@ def train(
             context.store, context.settings, context.models, model, day, _run_name(day, run_key)
         )
     outcome = fit_and_register(context.models, model, name or model, prepared, run_key)
+    _print_outcome(outcome)
+
+
+def _train_recommender(
+    context: CliContext, as_of: str | None, table_option: str | None, name: str | None, run_key: str | None
+) -> None:
+    from mlops_platform.recommender.training import train_recommender
+
+    if table_option:
+        raise typer.BadParameter(
+            "the recommender trains from the lake's transactions: --table/--target/--id/--time do not apply",
+            param_hint="--table",
+        )
+    day = parse_date(as_of, "as-of") if as_of else _default_as_of(context)
+    outcome = train_recommender(
+        context.store, context.settings, context.models, day, run_key, name=name or "recommender"
+    )
     _print_outcome(outcome)
 
 
@@ -125,7 +150,7 @@ def models_list(ctx: typer.Context) -> None:
     context = get_context(ctx)
     client, _ = tracking.client_for(context.models.tracking)
     grid = Table("name", "champion", "challenger", "key metric", "trained on")
-    for name in context.models.model_names + ["recommender"]:
+    for name in context.models.trainable_names:
         if not registry.model_exists(client, name):
             continue
         registry.reconcile_aliases(client, name, seen_by="mlops models list")

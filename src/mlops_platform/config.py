@@ -276,6 +276,13 @@ class GateSettings(_Section):
     metric: str
     margin: float = Field(ge=0)
     floors: dict[str, float]
+    require_gain: bool = Field(
+        default=True,
+        description=(
+            "True: the challenger must beat the champion by the margin. False (a model retrained to take "
+            "in new data): it is promoted unless it is worse than the champion by more than the margin"
+        ),
+    )
 
     @property
     def greater_is_better(self) -> bool:
@@ -406,7 +413,23 @@ class ModelsSettings(_Section):
 
     @property
     def model_names(self) -> list[str]:
+        """The customer models of the zoo (the sections typed ``ModelSettings``)."""
         return [n for n, f in type(self).model_fields.items() if f.annotation is ModelSettings]
+
+    @property
+    def trainable_names(self) -> list[str]:
+        """Every registered model the DAGs train, check and re-evaluate: the zoo, then the recommender."""
+        return [*self.model_names, "recommender"]
+
+    def gate(self, name: str) -> GateSettings:
+        """The promotion gate of any trainable model."""
+        return self.recommender.gate if self.check_trainable(name) == "recommender" else self.model(name).gate
+
+    def check_trainable(self, name: str) -> str:
+        """``name`` if it is a trainable model, else a ConfigError listing the known ones."""
+        if name not in self.trainable_names:
+            raise ConfigError(f"unknown model {name!r}; known models: {', '.join(self.trainable_names)}")
+        return name
 
 
 def load_models_settings(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -> ModelsSettings:

@@ -123,6 +123,7 @@ def print_summary(rows: list[DayRow], raw_days: int) -> None:
 def _train_zoo(context: CliContext, day: dt.date) -> None:
     """Train every model of the zoo as of the day after the newest raw data, then score ``day``."""
     from mlops_platform import scoring, tracking
+    from mlops_platform.recommender.training import train_recommender
     from mlops_platform.training import fit_and_register, prepare_from_lake
 
     as_of = context.store.list_dates("raw/transactions")[-1] + dt.timedelta(days=1)
@@ -137,12 +138,15 @@ def _train_zoo(context: CliContext, day: dt.date) -> None:
         title=f"model zoo trained as of {as_of} (MLflow: {context.models.tracking.uri})",
     )
     with progress() as bar:
-        task = bar.add_task("training the model zoo", total=len(context.models.model_names))
-        for name in context.models.model_names:
+        task = bar.add_task("training the model zoo", total=len(context.models.trainable_names))
+        for name in context.models.trainable_names:
             run_key = f"demo__{as_of.isoformat()}"
-            prepared = prepare_from_lake(context.store, context.settings, context.models, name, as_of, run_key)
-            outcome = fit_and_register(context.models, name, name, prepared, run_key)
-            metric = context.models.model(name).gate.metric
+            if name == "recommender":
+                outcome = train_recommender(context.store, context.settings, context.models, as_of, run_key)
+            else:
+                prepared = prepare_from_lake(context.store, context.settings, context.models, name, as_of, run_key)
+                outcome = fit_and_register(context.models, name, name, prepared, run_key)
+            metric = context.models.gate(name).metric
             value, base = outcome.metrics.get(metric), outcome.baseline_metrics.get(metric)
             targets = ", ".join(f"{t.target}: {'pass' if t.passed else 'MISS'}" for t in outcome.targets)
             grid.add_row(
@@ -161,6 +165,21 @@ def _train_zoo(context: CliContext, day: dt.date) -> None:
     top = context.store.read_partition(scored.partition).to_pandas().nlargest(5, "score")
     out.print(f"churn v{scored.version} scored {scored.rows:,} customers of {day}; highest risk:")
     out.print(top[["customer_id", "score", "model_version"]].to_string(index=False))
+    _print_next_packs(int(top["customer_id"].iloc[0]))
+
+
+def _print_next_packs(customer: int) -> None:
+    """The champion recommender's top-5 with reasons for ``customer`` (what ``mlops recommend`` prints)."""
+    import mlflow
+    import pandas as pd
+
+    recs = mlflow.pyfunc.load_model("models:/recommender@champion").predict(
+        pd.DataFrame({"customer_id": [customer]}), params={"n": 5}
+    )
+    grid = Table("#", "product", "score", "why", title=f"next packs to offer customer {customer}")
+    for row in recs.itertuples(index=False):
+        grid.add_row(str(row.rank), row.name, f"{row.score:.2f}", row.reasons)
+    out.print(grid)
 
 
 @user_errors

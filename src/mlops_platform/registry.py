@@ -265,6 +265,11 @@ def decide(
     if champion_version is None or champion_value is None:
         return verdict(True, f"no champion yet; {metric} {value:.4f} meets every floor")
     gain = value - champion_value if gate.greater_is_better else champion_value - value
+    if not gate.require_gain:
+        compared = f"{metric} {value:.4f} vs champion v{champion_version} {champion_value:.4f} (gain {gain:+.4f}"
+        if gain >= -gate.margin:
+            return verdict(True, f"{compared}, no worse than the margin {gate.margin:g}): the fresher version wins")
+        return verdict(False, f"{compared}, worse than the margin {gate.margin:g}); kept as challenger")
     if gain > 0 and gain >= gate.margin:
         return verdict(
             True,

@@ -24,7 +24,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.entities.model_registry import ModelVersion
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
 
 from mlops_platform import __version__
 from mlops_platform.config import TrackingSettings
@@ -42,6 +42,8 @@ _MODEL_REQUIREMENTS = (
     "imbalanced-learn",
     "cloudpickle",
     "pyarrow",
+    "scipy",
+    "rectools-lightfm",
 )
 
 
@@ -152,9 +154,13 @@ def log_model_version(
     input_example: pd.DataFrame,
     output_example: pd.DataFrame,
     version_tags: dict[str, str],
+    signature: ModelSignature | None = None,
 ) -> str:
-    """Log the pyfunc in ``run_id``, register it under ``name`` and return the new version."""
-    signature = infer_signature(input_example, output_example)
+    """Log the pyfunc in ``run_id``, register it under ``name`` and return the new version.
+
+    The signature is inferred from the examples unless one is given.
+    """
+    signature = signature or infer_signature(input_example, output_example)
     with mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(
             name="model",

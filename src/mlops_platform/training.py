@@ -127,20 +127,28 @@ def run_gate(
     else:
         champion_value = None if champion_metrics is None else champion_metrics.get(settings.gate.metric)
         decision = registry.decide(settings.gate, metrics, champion_value, champion_version)
+    apply_decision(client, name, version, decision, actor)
+    return decision
+
+
+def apply_decision(
+    client: MlflowClient, name: str, version: str, decision: registry.GateDecision, actor: str | None = None
+) -> None:
+    """Tag ``version`` with the gate's decision and reason; a promotion moves the aliases."""
     client.set_model_version_tag(name, version, "gate_decision", "promoted" if decision.promote else "rejected")
     client.set_model_version_tag(name, version, "gate_reason", decision.reason)
     client.update_model_version(name, version, description=f"Gate: {decision.reason}")
     if decision.promote:
         registry.move_alias(client, name, registry.CHAMPION, version, f"gate: {decision.reason}", actor)
         registry.remove_alias(client, name, registry.CHALLENGER, f"v{version} promoted to champion", actor)
-    return decision
 
 
-def _run_tags(run_key: str | None, prepared: PreparedData) -> dict[str, str]:
+def run_tags(run_key: str | None, feature_snapshot: str, data_window: str) -> dict[str, str]:
+    """Tags of a training run and its model version: run key, data, code, Airflow run, backend."""
     tags = {
         "run_key": run_key or "",
-        "feature_snapshot": prepared.feature_snapshot,
-        "training_window": prepared.data_window,
+        "feature_snapshot": feature_snapshot,
+        "training_window": data_window,
         "code_version": tracking.code_version(),
     }
     airflow_run = os.environ.get("AIRFLOW_CTX_DAG_RUN_ID")
@@ -149,6 +157,22 @@ def _run_tags(run_key: str | None, prepared: PreparedData) -> dict[str, str]:
     if os.environ.get("MLOPS_EXECUTION_BACKEND"):
         tags["execution_backend"] = os.environ["MLOPS_EXECUTION_BACKEND"]
     return {k: v for k, v in tags.items() if v}
+
+
+def reused_outcome(client: MlflowClient, name: str, run_key: str | None) -> TrainingOutcome | None:
+    """The version ``run_key`` already registered under ``name``, if any.
+
+    Otherwise None, after the aliases of ``name`` were reconciled with the alias history (the
+    gate must start from the aliases as they are).
+    """
+    if run_key:
+        existing = registry.find_version_by_run_key(client, name, run_key)
+        if existing is not None:
+            _logger.info("run key %s already registered as %s v%s", run_key, name, existing.version)
+            return TrainingOutcome(name, str(existing.version), str(existing.run_id), reused=True)
+    if registry.model_exists(client, name):
+        registry.reconcile_aliases(client, name)
+    return None
 
 
 def fit_and_register(
@@ -161,18 +185,14 @@ def fit_and_register(
     """Fit ``name`` on the prepared data, log it, register it as challenger and run the gate."""
     settings = models.model(name)
     client, experiment_id = tracking.client_for(models.tracking)
-    if run_key:
-        existing = registry.find_version_by_run_key(client, registered_name, run_key)
-        if existing is not None:
-            _logger.info("run key %s already registered as %s v%s", run_key, registered_name, existing.version)
-            return TrainingOutcome(registered_name, str(existing.version), str(existing.run_id), reused=True)
-    if registry.model_exists(client, registered_name):
-        registry.reconcile_aliases(client, registered_name)
+    reused = reused_outcome(client, registered_name, run_key)
+    if reused is not None:
+        return reused
     params = {k: v for k, v in settings.params.items() if k != "seed"}
     model = get_model_class(name)(params=params, seed=int(settings.params.get("seed", 42)))
     model.fit(prepared.train)
     result: EvaluationResult = model.evaluate(prepared.holdout)
-    tags = _run_tags(run_key, prepared)
+    tags = run_tags(run_key, prepared.feature_snapshot, prepared.data_window)
     run = client.create_run(
         experiment_id,
         run_name=f"{registered_name}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}",
@@ -226,7 +246,7 @@ def _log_run(
     files = {
         "features.json": json.dumps(prepared.train.features, indent=2).encode(),
         "training_set/manifest.json": json.dumps(prepared.manifest, indent=2, default=str).encode(),
-        "training_set/reference.parquet": _parquet_bytes(prepared.reference),
+        "training_set/reference.parquet": parquet_bytes(prepared.reference),
         "report/targets.json": json.dumps([line.__dict__ for line in lines], indent=2).encode(),
         "report/notes.txt": "\n".join(result.notes).encode(),
     }
@@ -247,7 +267,7 @@ def _log_run(
     return tracking.log_model_version(client, run_id, name, CustomerModelPyfunc(model), example, output, version_tags)
 
 
-def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
     import io
 
     buffer = io.BytesIO()

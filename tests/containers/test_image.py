@@ -75,10 +75,12 @@ def test_has_no_airflow_and_its_config_baked_in(mlops_image: str) -> None:
 
 
 def test_loads_the_model_libraries_with_a_writable_home(mlops_image: str) -> None:
-    # lightgbm and xgboost need the OpenMP runtime of the base image; matplotlib and MLflow
-    # write caches under the home folder
+    # lightgbm, xgboost and LightFM's compiled extension need the OpenMP runtime of the base
+    # image; matplotlib and MLflow write caches under the home folder
     script = (
-        "import os, lightgbm, xgboost, sklearn, matplotlib; "
+        "import os, lightgbm, xgboost, sklearn, matplotlib, numpy, scipy.sparse; "
+        "from lightfm import LightFM; "
+        "LightFM(no_components=2, random_state=1).fit(scipy.sparse.coo_matrix(numpy.eye(4)), epochs=1); "
         "home = os.path.expanduser('~'); "
         "assert os.access(home, os.W_OK), home; "
         "print(matplotlib.get_configdir())"

@@ -20,6 +20,7 @@ import pytest
 from mlflow import MlflowClient
 
 from mlops_platform import registry
+from mlops_platform.config import load_models_settings
 from mlops_platform.data.generate import GeneratorConfig, generate_to_store
 from mlops_platform.data.raw import write_raw
 from mlops_platform.features.labels import labels_partition
@@ -33,7 +34,7 @@ START = dt.date(2025, 1, 1)
 DAYS = 100
 # The first snapshot date after the generated raw days: its raw input day is the last one.
 DAY = START + dt.timedelta(days=DAYS)
-MODELS = ["churn", "conversion", "revenue", "segmentation"]
+MODELS = ["churn", "conversion", "revenue", "segmentation", "recommender"]
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +165,7 @@ def test_the_first_weekly_run_trains_registers_and_promotes_every_model(platform
     run = run_dag(platform, "drift_retraining", DAY, {"date": DAY.isoformat()})
 
     assert str(run.state) == "success", states(run)
-    assert states(run)["train"] == ["success"] * 4
+    assert states(run)["train"] == ["success"] * len(MODELS)
     assert states(run)["no_retraining"] == ["skipped"]
     assert champions(client) == {name: "1" for name in MODELS}
     for name in MODELS:
@@ -223,19 +224,17 @@ def test_injected_drift_retrains_registers_and_gates_every_model(platform) -> No
 
 
 def test_a_failing_training_task_leaves_every_champion_where_it_was(platform, monkeypatch) -> None:
-    from mlops_platform import training
-
     client: MlflowClient = platform["client"]
     before = champions(client)
 
     def broken_gate(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("injected failure in the promotion gate")
 
-    monkeypatch.setattr(training, "run_gate", broken_gate)
+    monkeypatch.setattr(registry, "decide", broken_gate)
     run = run_dag(platform, "drift_retraining", DAY + dt.timedelta(days=21), {"date": DAY.isoformat(), "force": True})
 
     assert str(run.state) == "failed"
-    assert states(run)["train"] == ["failed"] * 4
+    assert states(run)["train"] == ["failed"] * len(MODELS)
     assert states(run)["summary"] == ["upstream_failed"]
     assert champions(client) == before
 
@@ -247,10 +246,14 @@ def test_daily_scoring_scores_every_champion_on_the_newest_snapshot(platform) ->
     run = run_dag(platform, "daily_scoring", DAY + dt.timedelta(days=1))
 
     assert str(run.state) == "success", states(run)
-    assert states(run)["score"] == ["success"] * 4
+    assert states(run)["score"] == ["success"] * len(MODELS)
     for name in MODELS:
         scores = store.read_partition(date_partition(f"scores/{name}", DAY))
-        assert scores.num_rows == rows
+        if name == "recommender":  # the top-N of every customer
+            assert scores.num_rows == rows * load_models_settings().recommender.top_n
+            assert len(set(scores.column("customer_id").to_pylist())) == rows
+        else:
+            assert scores.num_rows == rows
 
 
 def test_daily_scoring_for_one_model_scores_only_that_model(platform) -> None:

@@ -82,7 +82,7 @@ def test_every_champion_is_reevaluated_on_the_newest_labels(env, client, store, 
     assert summary["date"] == label_day.isoformat()
     assert (summary["degraded"], summary["retrain"], summary["tolerance"]) == ([], [], 0.05)
     by_model = {r["model"]: r for r in summary["models"]}
-    assert list(by_model) == ["churn", "conversion", "revenue", "segmentation"]
+    assert list(by_model) == ["churn", "conversion", "revenue", "segmentation", "recommender"]
 
     # The newest label date is the churn champion's holdout: the same rows and the same metric
     # code must give back exactly the metrics its training run logged.
@@ -96,7 +96,7 @@ def test_every_champion_is_reevaluated_on_the_newest_labels(env, client, store, 
     assert any("not an out-of-sample check" in note for note in churn["notes"])
     assert churn["targets"][0]["target"] == "roc_auc > 0.85"
 
-    for name in ("conversion", "revenue"):
+    for name in ("conversion", "revenue", "recommender"):
         assert (by_model[name]["status"], by_model[name]["degraded"]) == ("skipped", False)
         assert by_model[name]["reasons"] == [f"no champion: train {name} or promote a version"]
 
@@ -125,7 +125,7 @@ def test_every_champion_is_reevaluated_on_the_newest_labels(env, client, store, 
     assert run.data.metrics["churn/roc_auc"] == pytest.approx(training["roc_auc"], abs=1e-9)
     assert run.data.metrics["churn/degraded"] == 0.0
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "reevaluation")}
-    expected = {"summary.json", "report.md", "churn.json", "conversion.json", "revenue.json", "segmentation.json"}
+    expected = {"summary.json", "report.md", *(f"{name}.json" for name in by_model)}
     assert artifacts == {f"reevaluation/{name}" for name in expected}
 
 
@@ -161,7 +161,7 @@ def test_a_champion_whose_labels_turned_against_it_is_degraded(env, client, stor
     assert churn.reasons[1] == f"roc_auc {1 - at_training:.4f} below floor 0.65"
     assert summary.degraded == ["churn"] and summary.retrain == ["churn"]
     # the other models' results of this date are kept
-    assert [r.model for r in summary.models] == ["churn", "conversion", "revenue", "segmentation"]
+    assert [r.model for r in summary.models] == ["churn", "conversion", "revenue", "segmentation", "recommender"]
     assert "YES" in output and "to retrain: churn" in output
     version = client.get_model_version("churn", "1")
     assert (version.tags["mlops.degraded"], version.tags["mlops.reevaluated_on"]) == ("true", label_day.isoformat())

@@ -231,7 +231,7 @@ def test_unsupervised_models_get_the_newest_snapshot_within_the_horizon(tmp_path
 def test_the_reevaluation_settings_load_and_take_overrides(config_dir: Path) -> None:
     settings = load_drift_settings(config_dir, env={}).reevaluation
     assert settings.tolerance == 0.05 and settings.trigger_retraining is True
-    assert settings.models == ["churn", "conversion", "revenue", "segmentation"]
+    assert settings.models == ["churn", "conversion", "revenue", "segmentation", "recommender"]
     env = {"MLOPS_REEVALUATION_TOLERANCE": "0.1", "MLOPS_REEVALUATION_TRIGGER_RETRAINING": "false"}
     overridden = load_drift_settings(config_dir, env=env).reevaluation
     assert (overridden.tolerance, overridden.trigger_retraining) == (0.1, False)

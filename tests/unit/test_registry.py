@@ -128,3 +128,22 @@ def test_for_error_metrics_lower_is_better() -> None:
 def test_a_gate_metric_that_was_not_measured_is_an_error() -> None:
     with pytest.raises(InputError, match="gate metric 'roc_auc' was not measured"):
         registry.decide(GATE, {"f1": 0.5}, None, None)
+
+
+FRESH = GateSettings(metric="ndcg_at_5", margin=0.01, floors={"ndcg_at_5": 0.1}, require_gain=False)
+
+
+@pytest.mark.parametrize(
+    ("value", "champion", "promote", "reason"),
+    [
+        pytest.param(0.50, 0.50, True, "no worse than the margin", id="tie"),
+        pytest.param(0.491, 0.50, True, "gain -0.0090", id="within-margin"),
+        pytest.param(0.489, 0.50, False, "worse than the margin", id="past-margin"),
+        pytest.param(0.60, 0.50, True, "gain +0.1000", id="better"),
+        pytest.param(0.05, None, False, "floor not met", id="first-under-floor"),
+    ],
+)
+def test_a_freshness_gate_promotes_unless_worse_than_the_margin(value, champion, promote, reason) -> None:
+    decision = registry.decide(FRESH, {"ndcg_at_5": value}, champion, None if champion is None else "2")
+    assert decision.promote is promote
+    assert reason in decision.reason

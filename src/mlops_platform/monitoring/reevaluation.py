@@ -35,7 +35,14 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from mlops_platform import registry, tracking
-from mlops_platform.config import LOWER_IS_BETTER, GateSettings, ModelSettings, ModelsSettings, ReevaluationSettings
+from mlops_platform.config import (
+    LOWER_IS_BETTER,
+    GateSettings,
+    ModelSettings,
+    ModelsSettings,
+    RecommenderSettings,
+    ReevaluationSettings,
+)
 from mlops_platform.errors import InputError
 from mlops_platform.features.labels import DATASET as LABELS_DATASET
 from mlops_platform.features.labels import labels_partition
@@ -128,7 +135,7 @@ class TargetCheck:
 
 
 def target_checks(
-    settings: ModelSettings, now: Mapping[str, float], at_training: Mapping[str, float]
+    settings: ModelSettings | RecommenderSettings, now: Mapping[str, float], at_training: Mapping[str, float]
 ) -> list[TargetCheck]:
     """Measured / target / pass-fail of every configured target, now and at training."""
     checks = []
@@ -366,10 +373,23 @@ def reevaluate_model(
         return replace(
             result, status=FAILED, reasons=[f"v{champion.version} cannot score the snapshot of {scored}: {exc}"]
         )
-    now = evaluation.metrics
     at_training = training_metrics(client, champion.run_id)
-    verdict = judge(conf.gate, settings.tolerance, now, at_training)
-    checks = target_checks(conf, now, at_training)
+    checks = target_checks(conf, evaluation.metrics, at_training)
+    return judged(
+        result, conf, settings.tolerance, evaluation.metrics, at_training, _window_notes(result, unlabelled, checks)
+    )
+
+
+def judged(
+    result: ModelReevaluation,
+    conf: ModelSettings | RecommenderSettings,
+    tolerance: float,
+    now: Mapping[str, float],
+    at_training: Mapping[str, float],
+    notes: Sequence[str] = (),
+) -> ModelReevaluation:
+    """``result`` completed with the verdict and target checks of ``now`` against ``at_training``."""
+    verdict = judge(conf.gate, tolerance, now, at_training)
     return replace(
         result,
         status=DEGRADED if verdict.degraded else OK,
@@ -379,8 +399,8 @@ def reevaluate_model(
         relative_change=verdict.relative_change,
         degraded=verdict.degraded,
         reasons=verdict.reasons,
-        notes=[*verdict.notes, *_window_notes(result, unlabelled, checks)],
-        targets=checks,
+        notes=[*verdict.notes, *notes],
+        targets=target_checks(conf, now, at_training),
         metrics={k: _finite(v) for k, v in now.items()},
         metrics_at_training={k: _finite(v) for k, v in at_training.items()},
     )
@@ -463,16 +483,24 @@ def reevaluate_champions(
         ConfigError: a name is not a model of ``models.yaml``.
         InputError: no labels or no snapshot for ``day``.
     """
+    from mlops_platform.monitoring.recommender_reevaluation import NAME as RECOMMENDER
+    from mlops_platform.monitoring.recommender_reevaluation import reevaluate_recommender
+
     names = list(dict.fromkeys(names or settings.models))
     for name in names:
-        models.model(name)
+        models.check_trainable(name)
     window = read_window(store, day or newest_label_date(store), horizon_days)
-    results = [reevaluate_model(client, models, settings, name, window) for name in names]
+    results = [
+        reevaluate_recommender(client, store, models, settings, window.day, horizon_days)
+        if name == RECOMMENDER
+        else reevaluate_model(client, models, settings, name, window)
+        for name in names
+    ]
     try:
         earlier = read_summary(store, window.day).models
     except InputError:
         earlier = []
-    order = {name: i for i, name in enumerate(models.model_names)}
+    order = {name: i for i, name in enumerate(models.trainable_names)}
     kept = [r for r in earlier if r.model not in names]
     day_text = window.day.isoformat()
     run = client.create_run(experiment_id, run_name=f"reevaluation-{day_text}", tags={KIND_TAG: KIND, "date": day_text})
