@@ -19,6 +19,7 @@ from mlops_platform.errors import InputError
 from mlops_platform.recommender import interactions as ia
 from mlops_platform.recommender.lake import TelcoTables
 from mlops_platform.recommender.model import Recommender, evaluate_recommendations, telco_stages
+from mlops_platform.recommender.pyfunc import with_profiles
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,17 @@ def popularity_list(tables: TelcoTables, cut_off: dt.date, days: int | None, n: 
     return [int(i) for i in buyers.index[:n]]
 
 
+def new_customer_profiles(rec: Recommender, tables: TelcoTables, customers: np.ndarray) -> pd.DataFrame:
+    """Segment and tenure 0 of the ``customers`` the fit never saw (they signed up after its cut-off).
+
+    At the time such a customer is first recommended, signup has just given their segment: the
+    evaluation asks for them as the pyfunc would be asked for a customer who is new today.
+    """
+    unseen = customers[rec.stage_.users.index(customers) < 0]
+    known = tables.customers.loc[tables.customers["customer_id"].isin(unseen), ["customer_id", "segment"]]
+    return known.assign(tenure_days=0.0).reset_index(drop=True)
+
+
 def evaluate(rec: Recommender, tables: TelcoTables, start: dt.date, end: dt.date) -> Evaluation:
     """Measure ``rec`` (fitted at ``start``) on the purchases of ``[start, end)``.
 
@@ -100,8 +112,9 @@ def evaluate(rec: Recommender, tables: TelcoTables, start: dt.date, end: dt.date
     cold = [c for c in customers if c not in seen]
     catalogue = len(tables.products)
     ks = tuple(sorted({5, 10, k}))
-    ranked = rec.recommend(customers, n=max(ks), explain=False)
-    alone = rec.recommend(customers, n=max(ks), explain=False, use_ranker=False)
+    users, tokens = with_profiles(rec, new_customer_profiles(rec, tables, customers))
+    ranked = rec.recommend(customers, users, tokens, n=max(ks), explain=False)
+    alone = rec.recommend(customers, users, tokens, n=max(ks), explain=False, use_ranker=False)
     popular = popularity_list(tables, start, settings.cold_start.popularity_days, max(ks))
     popular_recs = pd.DataFrame(
         {

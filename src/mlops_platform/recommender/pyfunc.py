@@ -76,6 +76,22 @@ def _exact(value: Any, customers: int) -> bool:
     return text == "true"
 
 
+def with_profiles(recommender: Recommender, context: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The fitted users and LightFM tokens, with the customers of ``context`` replaced by their profile.
+
+    Args:
+        recommender: a fitted recommender.
+        context: snapshot-shaped rows (``customer_id`` and profile columns), one per customer.
+    """
+    fitted = recommender.stage_
+    if context.empty:
+        return fitted.frame, fitted.tokens
+    ids = context["customer_id"].to_numpy()
+    users = pd.concat([fitted.frame.loc[~fitted.frame["user_id"].isin(ids)], ia.telco_users(context)])
+    kept = fitted.tokens.loc[~fitted.tokens["id"].isin(ids)]
+    return users.reset_index(drop=True), pd.concat([kept, ia.telco_user_tokens(context)], ignore_index=True)
+
+
 class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
     """A fitted :class:`~mlops_platform.recommender.model.Recommender` served through ``mlflow.pyfunc``.
 
@@ -90,16 +106,6 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
         self.recommender = recommender
         self.names = names
 
-    def _profiles(self, context: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The fitted users and tokens with the customers of ``context`` replaced by their given profile."""
-        fitted = self.recommender.stage_
-        if context.empty:
-            return fitted.frame, fitted.tokens
-        ids = context["customer_id"].to_numpy()
-        users = pd.concat([fitted.frame.loc[~fitted.frame["user_id"].isin(ids)], ia.telco_users(context)])
-        kept = fitted.tokens.loc[~fitted.tokens["id"].isin(ids)]
-        return users.reset_index(drop=True), pd.concat([kept, ia.telco_user_tokens(context)], ignore_index=True)
-
     def recommend(self, model_input: pd.DataFrame, n: int | None = None, exact_reasons: Any = "auto") -> pd.DataFrame:
         """Top-``n`` products with reasons for every customer of ``model_input`` (see the module doc)."""
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
@@ -112,7 +118,7 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
             bad = frame.loc[ids.isna(), "customer_id"].head(3).tolist()
             raise InputError(f"customer_id must be an integer id, got {bad}")
         frame = frame.assign(customer_id=ids.astype(np.int64))
-        users, tokens = self._profiles(_context_rows(frame))
+        users, tokens = with_profiles(self.recommender, _context_rows(frame))
         customers = frame["customer_id"].drop_duplicates()
         exact = _exact(exact_reasons, len(customers))
         recs = self.recommender.recommend(
