@@ -19,7 +19,7 @@ SMALL = {
     "MLOPS_RECOMMENDER_CANDIDATES": "{losses: {warp: 1.0}, components: 16, epochs: 10, learning_rate: 0.05,"
     " item_alpha: 0.0, user_alpha: 0.0, max_sampled: 10, k_candidates: 20, half_life_days: 60, seed: 1}",
     "MLOPS_RECOMMENDER_RANKER": "{objective: rank:ndcg, n_estimators: 40, learning_rate: 0.1, max_depth: 3,"
-    " min_child_weight: 1.0, subsample: 0.8, horizon_days: 14, seed: 1}",
+    " min_child_weight: 1.0, subsample: 0.8, horizon_days: 14, candidate_weight: 0.0, seed: 1}",
     # A failed task fails the run at once instead of waiting for a retry.
     "MLOPS_TASKS_RETRIES": "0",
 }

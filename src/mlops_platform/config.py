@@ -353,6 +353,9 @@ class RankerSettings(_Section):
     min_child_weight: float = Field(ge=0)
     subsample: float = Field(gt=0, le=1)
     horizon_days: int = Field(gt=0, description="labels: purchases in this many days after the ranker's cut-off")
+    candidate_weight: float = Field(
+        ge=0, le=1, description="share of the candidate score in the final score (0: the ranker's order alone)"
+    )
     seed: int
 
 

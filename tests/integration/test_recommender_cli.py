@@ -40,7 +40,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "MLOPS_RECOMMENDER_CANDIDATES": "{losses: {warp: 1.0}, components: 16, epochs: 10, learning_rate: 0.05,"
         " item_alpha: 0.0, user_alpha: 0.0, max_sampled: 10, k_candidates: 20, half_life_days: 60, seed: 3}",
         "MLOPS_RECOMMENDER_RANKER": "{objective: rank:ndcg, n_estimators: 40, learning_rate: 0.1, max_depth: 3,"
-        " min_child_weight: 1.0, subsample: 0.8, horizon_days: 30, seed: 3}",
+        " min_child_weight: 1.0, subsample: 0.8, horizon_days: 30, candidate_weight: 0.0, seed: 3}",
     }
 
 

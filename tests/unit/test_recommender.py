@@ -15,6 +15,7 @@ from mlops_platform.config import CONFIG_DIR_ENV, RecommenderSettings, load_mode
 from mlops_platform.recommender import interactions as ia
 from mlops_platform.recommender.candidates import CandidateEnsemble, CandidateModel, candidate_recall, top_k
 from mlops_platform.recommender.coldstart import PopularityTable, collaborative_share
+from mlops_platform.recommender.context import History, ItemTable
 from mlops_platform.recommender.explain import FALLBACK, reasons
 from mlops_platform.recommender.model import Recommender, Stage, telco_stages
 from mlops_platform.recommender.ranker import FEATURES, Ranker
@@ -51,6 +52,7 @@ def settings(**changes: object) -> RecommenderSettings:
             "min_child_weight": 0.0,
             "subsample": 1.0,
             "horizon_days": 30,
+            "candidate_weight": 0.0,
             "seed": 7,
         },
         "cold_start": {
@@ -126,6 +128,14 @@ def test_feature_rows_hold_identity_and_tokens_normalised():
     assert rows[2] == pytest.approx([0, 0, 1, 0])  # unknown id with a token: the token alone
     assert rows[3] == pytest.approx([0, 0, 0, 0])  # unknown id, no token: empty row
     assert space.matrix([10], tokens, identity=False).toarray()[0] == pytest.approx([0, 0, 1 / 2, 1 / 2])
+
+
+def test_ranker_only_tokens_stay_out_of_lightfm():
+    users = ia.IdMap.fit([10, 11])
+    tokens = pd.DataFrame({"id": [10, 11, 11], "token": ["a", "b", "secret"], "ranker_only": [False, None, True]})
+    space = ia.FeatureSpace.fit(users, tokens)
+    assert space.tokens.tolist() == ["a", "b"]
+    assert space.matrix([11], tokens).toarray()[0] == pytest.approx([0, 1 / 2, 0, 1 / 2])
 
 
 def test_telco_tokens_band_usage_tenure_price_and_data():
@@ -355,6 +365,90 @@ def test_recommender_survives_pickling(recommender: Recommender):
     pd.testing.assert_frame_equal(again.recommend([0, 3, "x"]), recommender.recommend([0, 3, "x"]))
 
 
+# -- ranker features -------------------------------------------------------------------------------
+
+# Films 1-4: 1 comedy, 2 comedy + romance, 3 drama, 4 comedy + romance. User 7 saw 1, 2, 3; user 8 saw 3.
+FILMS = pd.DataFrame({"item_id": [1, 2, 3, 4], "category": ["comedy", "comedy", "drama", "comedy"]})
+GENRES = pd.DataFrame(
+    {"id": [1, 2, 2, 3, 4, 4], "token": ["comedy", "comedy", "romance", "drama", "comedy", "romance"]}
+)
+SEEN = pd.DataFrame({"user_id": [7, 7, 7, 8], "item_id": [1, 2, 3, 3], "ts": DAY0, "quantity": 1.0})
+
+
+def film_history() -> tuple[ItemTable, History]:
+    films = ItemTable.build(FILMS, ia.IdMap.fit(FILMS["item_id"]), GENRES)
+    users = ia.IdMap.fit([7, 8])
+    as_of = np.full(2, np.datetime64(DAY0 + pd.Timedelta(days=1)), dtype="datetime64[ns]")
+    return films, History.build(SEEN, users, films, as_of)
+
+
+def test_token_affinity_is_the_users_mean_share_over_the_items_tokens():
+    films, history = film_history()
+    # user 7: 2 of 3 films are comedies, 1 of 3 a romance -> film 4 (comedy + romance): (2/3 + 1/3) / 2
+    # user 8: no comedy, no romance -> 0; unknown user -> NaN
+    found = history.token_affinity(np.array([0, 1, -1]), films.tokens, np.array([3, 3, 3]))
+    assert found[:2] == pytest.approx([0.5, 0.0])
+    assert np.isnan(found[2])
+    assert history.n_items.tolist() == [3, 1]
+
+
+def test_neighbour_score_is_the_mean_cosine_to_the_users_items():
+    _, history = film_history()
+    # buyers: film 1 {7}, 2 {7}, 3 {7, 8}, 4 {}; cos(1, 2) = 1, cos(1, 3) = 1 / sqrt(2), film 4 has no buyer
+    assert history.similarity[0, 1] == pytest.approx(1.0)
+    assert history.similarity[0, 2] == pytest.approx(1 / math.sqrt(2))
+    assert history.similarity[0, 0] == 0.0
+    # user 8 (film 3) and film 1: 1 / sqrt(2) over 1 film; user 7 and film 4: 0
+    found = history.neighbour_score(np.array([1, 0]), np.array([0, 3]))
+    assert found == pytest.approx([1 / math.sqrt(2), 0.0])
+
+
+def test_peer_popularity_is_the_mean_lift_over_the_users_tokens():
+    table = PopularityTable(ia.IdMap.fit([1, 2])).fit(
+        pd.DataFrame({"user_id": [1, 2, 3, 4], "item_id": [1, 1, 2, 2], "ts": DAY0, "rating": [5.0, 5.0, 3.0, 3.0]}),
+        pd.DataFrame({"user_id": [1, 2, 3, 4]}),
+        user_tokens=pd.DataFrame({"id": [1, 2, 3, 4, 1], "token": ["young", "young", "old", "old", "f"]}),
+    )
+    # overall both items 1/2; token young: 2 of 2 bought item 1 -> (2 + 10 * 1/2) / (2 + 10) = 7/12
+    young = math.log2((7 / 12 + 1e-6) / (1 / 2 + 1e-6))
+    f = math.log2(((1 + 10 * 0.5) / 11 + 1e-6) / (1 / 2 + 1e-6))
+    tokens = pd.DataFrame({"id": [1, 1, 2, 9], "token": ["young", "f", "young", "unknown"]})
+    found = table.peer_lift(tokens, np.array([1, 2, 9]), np.array([0, 0, 0]))
+    assert found[:2] == pytest.approx([(young + f) / 2, young], abs=1e-5)
+    assert np.isnan(found[2])
+    # mean ratings pulled towards the mean of all (4.0) by 10 ratings: item 1 (5 + 5 + 40) / 12
+    assert table.mean_rating_of(np.array([0, 1])) == pytest.approx([50 / 12, 46 / 12])
+
+
+def test_ranker_leaves_out_features_without_values_and_can_keep_the_candidate_order():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(60, len(FEATURES))), columns=list(FEATURES))
+    frame["expiry_gap"] = np.nan
+    frame["log_price"] = 3.0
+    frame.insert(0, "user_id", np.repeat(np.arange(12), 5))
+    bought = (frame["token_affinity"] > 0.5).astype(int).to_numpy()
+    bought[::5] = 1
+    ranker = Ranker(n_estimators=5, candidate_weight=1.0).fit(frame, bought)
+    assert "expiry_gap" not in ranker.features_ and "log_price" not in ranker.features_
+    assert list(ranker.contributions(frame.head(2)).columns) == [*ranker.features_, "bias"]
+    # all weight on the candidate score: each user's candidate score, standardised
+    first = frame["candidate_score"].to_numpy()[:5]
+    assert ranker.predict(frame)[:5] == pytest.approx((first - first.mean()) / first.std())
+    with pytest.raises(Exception, match="candidate_weight"):
+        Ranker(candidate_weight=1.5)
+
+
+def test_a_ranker_on_the_candidate_scores_alone_keeps_their_order():
+    rng = np.random.default_rng(2)
+    score = rng.normal(size=200)
+    frame = pd.DataFrame({"user_id": np.repeat(np.arange(20), 10), "candidate_score": score})
+    frame["candidate_rank"] = frame.groupby("user_id")["candidate_score"].rank(ascending=False)
+    bought = (rng.random(200) < 0.3).astype(int)  # noise: the monotone ranker may not reverse the order
+    ranker = Ranker(n_estimators=30, features=["candidate_score", "candidate_rank"]).fit(frame, bought)
+    predicted = frame.assign(p=ranker.predict(frame)).sort_values("candidate_score")
+    assert (predicted.groupby("user_id")["p"].diff().dropna() >= -1e-9).all()
+
+
 # -- ranker and reasons ----------------------------------------------------------------------------------
 
 
@@ -397,6 +491,38 @@ def test_reasons_say_the_top_positive_contributions_in_plain_words():
     assert said[0] == ["you used 9 GB in the last 7 days", "you last bought a data pack 3 days ago"]
     assert said[1] == [FALLBACK]
     assert reasons(contributions, rows, limit=3)[0][2] == "popular in your segment"
+
+
+def test_reasons_for_film_features_read_as_plain_words():
+    rows = pd.DataFrame(
+        {
+            "token_affinity": [0.6, 0.2],
+            "item_mean_rating": [4.23, np.nan],
+            "neighbour_score": [0.1, 0.2],
+            "peer_popularity": [0.3, np.nan],
+            "category": ["comedy", "drama"],
+        }
+    )
+    contributions = pd.DataFrame(
+        {
+            "token_affinity": [0.9, 0.5],
+            "item_mean_rating": [0.5, 0.4],
+            "neighbour_score": [0.2, 0.3],
+            "peer_popularity": [0.1, 0.2],
+            "bias": 0.0,
+        }
+    )
+    said = reasons(contributions, rows, limit=4)
+    assert said[0] == [
+        "it shares traits with most of the things you chose",
+        "rated 4.2 on average by others",
+        "people who chose what you chose also chose it",
+        "popular with people like you",
+    ]
+    assert said[1] == [
+        "it shares traits with many of the things you chose",
+        "people who chose what you chose also chose it",
+    ]
 
 
 def test_reasons_come_from_the_ranker_contributions(recommender: Recommender):

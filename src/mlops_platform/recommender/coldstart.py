@@ -25,6 +25,8 @@ from mlops_platform.recommender.interactions import DAY, IdMap
 
 # Buyers-equivalent pull of a segment's shares towards the overall shares (small segments).
 PRIOR_BUYERS = 10.0
+# Ratings-equivalent pull of an item's mean rating towards the mean of all ratings.
+PRIOR_RATINGS = 10.0
 
 
 def collaborative_share(
@@ -51,12 +53,21 @@ class PopularityTable:
     items: IdMap
     window_days: int | None = None
 
-    def fit(self, events: pd.DataFrame, users: pd.DataFrame, as_of: object | None = None) -> Self:
+    def fit(
+        self,
+        events: pd.DataFrame,
+        users: pd.DataFrame,
+        as_of: object | None = None,
+        user_tokens: pd.DataFrame | None = None,
+    ) -> Self:
         """Count distinct buyers per item in the window before ``as_of`` (all events when None).
 
         Args:
-            events: ``user_id, item_id, ts`` before the cut-off.
+            events: ``user_id, item_id, ts`` before the cut-off, and ``rating`` where the
+                business has one (then ``mean_rating_`` holds each item's smoothed mean).
             users: ``user_id, segment`` (users without a row count only overall).
+            user_tokens: ``id, token`` user tokens (``ranker_only`` ones too); each token's
+                buyers give the peer popularity (:meth:`peer_lift`).
         """
         if self.window_days is not None and len(events):
             end = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(events["ts"].max()) + pd.Timedelta(DAY)
@@ -75,7 +86,29 @@ class PopularityTable:
             counts = np.bincount(group["col"], minlength=n_items).astype(np.float32)
             size = group["user_id"].nunique()
             self.by_segment_[str(segment)] = (counts + PRIOR_BUYERS * self.overall_) / (size + PRIOR_BUYERS)
+        self._fit_peers(pairs, user_tokens)
+        self.mean_rating_ = _mean_rating(events, cols, n_items)
         return self
+
+    def _fit_peers(self, pairs: pd.DataFrame, user_tokens: pd.DataFrame | None) -> None:
+        """``log2`` lift of each item among the buyers holding each user token over all buyers."""
+        self.token_names_ = np.zeros(0, dtype=object)
+        self.token_lift_ = np.zeros((0, len(self.items)), np.float32)
+        if user_tokens is None or user_tokens.empty or pairs.empty:
+            return
+        holders = pd.DataFrame({"user_id": user_tokens.iloc[:, 0].to_numpy(), "token": user_tokens["token"]})
+        holders = holders.dropna().drop_duplicates()
+        holders["token"] = holders["token"].astype(str)
+        joined = pairs.merge(holders, on="user_id")
+        if joined.empty:
+            return
+        self.token_names_, code = np.unique(joined["token"].to_numpy(), return_inverse=True)
+        n_tokens, n_items = len(self.token_names_), len(self.items)
+        counts = np.zeros((n_tokens, n_items), np.float32)
+        np.add.at(counts, (code, joined["col"].to_numpy()), 1.0)
+        size = joined.groupby(code)["user_id"].nunique().reindex(range(n_tokens), fill_value=0).to_numpy()
+        shares = (counts + PRIOR_BUYERS * self.overall_) / (size[:, None] + PRIOR_BUYERS)
+        self.token_lift_ = np.log2((shares + 1e-6) / (self.overall_ + 1e-6)).astype(np.float32)
 
     def _codes(self, segments: object) -> tuple[np.ndarray, np.ndarray]:
         """Rows of a (segments + overall) x items table and the row of each segment given."""
@@ -102,6 +135,43 @@ class PopularityTable:
         mean = table.mean(axis=1, keepdims=True)
         lift = np.log2((table + 1e-6) / (mean + 1e-6))
         return lift[codes, np.asarray(items)].astype(np.float64)
+
+    def peer_lift(self, user_tokens: pd.DataFrame | None, user_ids: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Per pair (``user_ids[i]``, item row ``items[i]``): the mean over the user's tokens of the
+        item's lift among the token's holders (0: as popular with them as with everyone; NaN: no
+        known token)."""
+        out = np.full(len(user_ids), np.nan)
+        if user_tokens is None or user_tokens.empty or not len(self.token_names_) or not len(user_ids):
+            return out
+        people, at = np.unique(np.asarray(user_ids, dtype=object).astype(str), return_inverse=True)
+        rows = pd.Index(people).get_indexer(user_tokens.iloc[:, 0].astype(str).to_numpy())
+        cols = pd.Index(self.token_names_).get_indexer(user_tokens["token"].astype(str).to_numpy())
+        keep = (rows >= 0) & (cols >= 0)
+        held = pd.DataFrame({"row": rows[keep], "col": cols[keep]}).drop_duplicates()
+        member = np.zeros((len(people), len(self.token_names_)), np.float32)
+        member[held["row"].to_numpy(), held["col"].to_numpy()] = 1.0
+        n_held = member.sum(axis=1)
+        lift = (member @ self.token_lift_)[at, np.asarray(items)]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(n_held[at] > 0, lift / n_held[at], np.nan).astype(np.float64)
+
+    def mean_rating_of(self, items: np.ndarray) -> np.ndarray:
+        """The smoothed mean rating of each item row (NaN when the events carry no rating)."""
+        return self.mean_rating_[np.asarray(items)].astype(np.float64)
+
+
+def _mean_rating(events: pd.DataFrame, cols: np.ndarray, n_items: int) -> np.ndarray:
+    """Each item's mean ``rating`` pulled towards the mean of all ratings; NaN without ratings."""
+    if "rating" not in events or not len(events):
+        return np.full(n_items, np.nan, np.float32)
+    rating = pd.to_numeric(events["rating"], errors="coerce").to_numpy(np.float64)
+    keep = (cols >= 0) & ~np.isnan(rating)
+    if not keep.any():
+        return np.full(n_items, np.nan, np.float32)
+    total = np.bincount(cols[keep], weights=rating[keep], minlength=n_items)
+    count = np.bincount(cols[keep], minlength=n_items)
+    prior = rating[keep].mean()
+    return ((total + PRIOR_RATINGS * prior) / (count + PRIOR_RATINGS)).astype(np.float32)
 
 
 def content_scores(feature_scores: np.ndarray, segment_shares: np.ndarray, popularity_blend: float) -> np.ndarray:

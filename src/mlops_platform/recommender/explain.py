@@ -91,6 +91,18 @@ def _item_recency(row: Row) -> str | None:
     return None if days is None else f"you bought it {_days(days)} ago"
 
 
+def _shared_traits(row: Row) -> str | None:
+    share = _number(row, "token_affinity")
+    if share is None or share <= 0:
+        return None
+    return f"it shares traits with {'most' if share >= 0.5 else 'many'} of the things you chose"
+
+
+def _mean_rating(row: Row) -> str | None:
+    rating = _number(row, "item_mean_rating")
+    return None if rating is None else f"rated {rating:.1f} on average by others"
+
+
 def _new_customer(row: Row) -> str | None:
     tenure = _number(row, "tenure_days")
     return "picked for new customers" if tenure is not None and tenure <= 30 else None
@@ -122,6 +134,11 @@ REASONS: dict[str, Callable[[Row], str | None]] = {
     "candidate_score": _similar,
     "collaborative_score": _similar,
     "candidate_rank": _similar,
+    "score_gap": _similar,
+    "neighbour_score": _if_known("neighbour_score", "people who chose what you chose also chose it"),
+    "peer_popularity": _if_known("peer_popularity", "popular with people like you"),
+    "item_mean_rating": _mean_rating,
+    "token_affinity": _shared_traits,
     "content_score": _similar,
     "item_affinity": _bought_before,
     "days_since_item": _item_recency,

@@ -8,7 +8,10 @@ Whatever the business, the recommender reads plain frames:
 - users: ``user_id`` and, where known, ``segment, arpu, usage_data_mb, usage_voice_min,
   tenure_days``;
 - tokens: long frames ``id, token`` of categorical side features (``segment:business``), so
-  a multi-valued attribute (a film's genres) is simply several rows.
+  a multi-valued attribute (a film's genres) is simply several rows. An optional boolean column
+  ``ranker_only`` keeps a token out of LightFM: the ranker still reads it (see
+  :func:`lightfm_tokens`), so side information can inform the ranking without reshaping the
+  collaborative model.
 
 The ``telco_*`` adapters build these from the raw tables and a customer feature snapshot. Ids
 map to rows through :class:`IdMap` (sorted, so the same ids give the same rows on every run);
@@ -120,6 +123,13 @@ def build_interactions(
     return Interactions(sp.coo_matrix((ones, (r, c)), shape=shape), sp.coo_matrix((weights, (r, c)), shape=shape))
 
 
+def lightfm_tokens(tokens: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The rows of a tokens frame LightFM uses: all but those flagged ``ranker_only``."""
+    if tokens is None or "ranker_only" not in tokens.columns:
+        return tokens
+    return tokens.loc[~tokens["ranker_only"].eq(True).to_numpy()]
+
+
 @dataclass(frozen=True)
 class FeatureSpace:
     """Columns of a LightFM feature matrix: one identity column per known id, then the tokens."""
@@ -129,8 +139,10 @@ class FeatureSpace:
 
     @classmethod
     def fit(cls, ids: IdMap, tokens: pd.DataFrame) -> FeatureSpace:
-        """The vocabulary of ``tokens`` (a frame ``id, token``)."""
-        return cls(ids, np.unique(tokens["token"].dropna().astype(str).to_numpy()))
+        """The vocabulary of ``tokens`` (a frame ``id, token``; ``ranker_only`` rows left out)."""
+        used = lightfm_tokens(tokens)
+        assert used is not None
+        return cls(ids, np.unique(used["token"].dropna().astype(str).to_numpy()))
 
     @property
     def n_features(self) -> int:
@@ -140,9 +152,10 @@ class FeatureSpace:
         """One row per id of ``row_ids``: its identity column (when known and asked) and tokens.
 
         Rows are normalised to sum to 1, as LightFM's own ``Dataset`` does. Unknown tokens are
-        ignored; an unknown id without tokens gets an empty row (LightFM then scores it by the
-        item biases alone).
+        ignored, and so are ``ranker_only`` ones; an unknown id without tokens gets an empty row
+        (LightFM then scores it by the item biases alone).
         """
+        tokens = lightfm_tokens(tokens)
         row_ids = np.atleast_1d(np.asarray(row_ids))
         n = len(row_ids)
         rows: list[np.ndarray] = []

@@ -72,7 +72,13 @@ def _latest(as_of: Any) -> pd.Timestamp:
 
 
 class Recommender:
-    """Top-N products per customer with reasons; scikit-learn style (``fit`` returns ``self``)."""
+    """Top-N products per customer with reasons; scikit-learn style (``fit`` returns ``self``).
+
+    ``ranker.candidate_weight`` of the settings is the share of the candidate score in the final
+    ranking score (see :class:`~mlops_platform.recommender.ranker.Ranker`): where the ranker's
+    labels differ in kind from what is recommended for (the latest ratings of a film site against
+    ratings at random), the candidate order keeps a say.
+    """
 
     def __init__(self, settings: RecommenderSettings, num_threads: int = 1) -> None:
         self.settings = settings
@@ -85,7 +91,7 @@ class Recommender:
         if items.empty:
             raise InputError("recommender: the item table is empty")
         self.items_ = ia.IdMap.fit(items["item_id"])
-        self.item_table_ = ItemTable.build(items, self.items_)
+        self.item_table_ = ItemTable.build(items, self.items_, item_tokens)
         self.item_space_ = ia.FeatureSpace.fit(self.items_, item_tokens)
         self.item_features_ = self.item_space_.matrix(self.items_.ids, item_tokens)
         self.ranker_: Ranker | None = None
@@ -120,7 +126,7 @@ class Recommender:
         ).fit(found.matrix, found.weights, space.matrix(users.ids, stage.user_tokens), self.item_features_)
         history = History.build(stage.events, users, self.item_table_, as_of_per_user(stage.as_of, users.ids))
         popularity = PopularityTable(self.items_, self.settings.cold_start.popularity_days)
-        popularity.fit(stage.events, stage.users, as_of=latest)
+        popularity.fit(stage.events, stage.users, as_of=latest, user_tokens=stage.user_tokens)
         return _Fitted(users, space, stage.users, stage.user_tokens, ensemble, history, popularity)
 
     def _fit_ranker(self, stage: Stage) -> None:
@@ -132,7 +138,9 @@ class Recommender:
         user_ids = pd.unique(stage.labels["user_id"].to_numpy())
         cands = self._candidates(fitted, user_ids, stage.users, stage.user_tokens, exclude=self._exclude())
         self.candidate_recall_ = candidate_recall(user_ids, cands.items, self.items_.ids, stage.labels)
-        frame = candidate_features(cands, stage.users, self.item_table_, fitted.history, fitted.popularity)
+        frame = candidate_features(
+            cands, stage.users, self.item_table_, fitted.history, fitted.popularity, stage.user_tokens
+        )
         labels = purchase_labels(frame, stage.labels)
         warm = frame["days_since_last_purchase"].notna().to_numpy()
         frame, labels = frame.loc[warm], labels[warm]
@@ -235,7 +243,7 @@ class Recommender:
         users = fitted.frame if users is None else users
         tokens = fitted.tokens if user_tokens is None else user_tokens
         cands = self._candidates(fitted, ids, users, tokens, exclude=self._exclude())
-        frame = candidate_features(cands, users, self.item_table_, fitted.history, fitted.popularity)
+        frame = candidate_features(cands, users, self.item_table_, fitted.history, fitted.popularity, tokens)
         ranker = self.ranker_ if use_ranker else None
         # The ranker's features describe a purchase history: without one, the cold-start score ranks.
         warm = frame["days_since_last_purchase"].notna().to_numpy()
