@@ -71,6 +71,12 @@ def _latest(as_of: Any) -> pd.Timestamp:
     return pd.Timestamp(as_of.max()) if isinstance(as_of, pd.Series) else pd.Timestamp(as_of)
 
 
+def _rows_of(ids: np.ndarray, users: pd.DataFrame, tokens: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of ``users`` and ``tokens`` of ``ids`` only: a request costs what it asks for,
+    not the size of the customer base."""
+    return users.loc[users["user_id"].isin(ids)], tokens.loc[tokens["id"].isin(ids)]
+
+
 class Recommender:
     """Top-N products per customer with reasons; scikit-learn style (``fit`` returns ``self``).
 
@@ -240,8 +246,9 @@ class Recommender:
         ids = pd.Series(list(user_ids), dtype=object).dropna().drop_duplicates().to_numpy()
         if len(ids) and all(isinstance(i, int | np.integer) for i in ids):
             ids = ids.astype(np.int64)
-        users = fitted.frame if users is None else users
-        tokens = fitted.tokens if user_tokens is None else user_tokens
+        users, tokens = _rows_of(
+            ids, fitted.frame if users is None else users, fitted.tokens if user_tokens is None else user_tokens
+        )
         cands = self._candidates(fitted, ids, users, tokens, exclude=self._exclude())
         frame = candidate_features(cands, users, self.item_table_, fitted.history, fitted.popularity, tokens)
         ranker = self.ranker_ if use_ranker else None

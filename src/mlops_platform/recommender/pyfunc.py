@@ -76,20 +76,26 @@ def _exact(value: Any, customers: int) -> bool:
     return text == "true"
 
 
-def with_profiles(recommender: Recommender, context: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def with_profiles(
+    recommender: Recommender, context: pd.DataFrame, requested: np.ndarray | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The fitted users and LightFM tokens, with the customers of ``context`` replaced by their profile.
 
     Args:
         recommender: a fitted recommender.
         context: snapshot-shaped rows (``customer_id`` and profile columns), one per customer.
+        requested: keep the rows of these customers only (None: every customer).
     """
     fitted = recommender.stage_
+    users, tokens = fitted.frame, fitted.tokens
+    if requested is not None:
+        users, tokens = users.loc[users["user_id"].isin(requested)], tokens.loc[tokens["id"].isin(requested)]
     if context.empty:
-        return fitted.frame, fitted.tokens
-    ids = context["customer_id"].to_numpy()
-    users = pd.concat([fitted.frame.loc[~fitted.frame["user_id"].isin(ids)], ia.telco_users(context)])
-    kept = fitted.tokens.loc[~fitted.tokens["id"].isin(ids)]
-    return users.reset_index(drop=True), pd.concat([kept, ia.telco_user_tokens(context)], ignore_index=True)
+        return users, tokens
+    given = set(context["customer_id"].tolist())
+    users = pd.concat([users.loc[~users["user_id"].isin(given)], ia.telco_users(context)], ignore_index=True)
+    kept = tokens.loc[~tokens["id"].isin(given)]
+    return users, pd.concat([kept, ia.telco_user_tokens(context)], ignore_index=True)
 
 
 class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
@@ -118,8 +124,8 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
             bad = frame.loc[ids.isna(), "customer_id"].head(3).tolist()
             raise InputError(f"customer_id must be an integer id, got {bad}")
         frame = frame.assign(customer_id=ids.astype(np.int64))
-        users, tokens = with_profiles(self.recommender, _context_rows(frame))
         customers = frame["customer_id"].drop_duplicates()
+        users, tokens = with_profiles(self.recommender, _context_rows(frame), customers.to_numpy())
         exact = _exact(exact_reasons, len(customers))
         recs = self.recommender.recommend(
             customers, users, tokens, n=None if n is None else int(n), exact_reasons=exact
