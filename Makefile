@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run demo test lint format bench bench-features bench-quality bench-training clean
+.PHONY: help setup run demo test lint format bench bench-features bench-quality bench-training bench-recommender clean
 
 help: ## List the targets with a line of help each
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-20s %s\n", $$1, $$2}'
@@ -56,6 +56,11 @@ bench-quality: $(VENV)/.synced ## Model quality on ../shared/data (online_shoppe
 
 bench-training: $(VENV)/.synced ## Training overhead vs bare fit and autolog; scoring throughput
 	$(BIN)/python benchmarks/training_overhead.py
+
+bench-recommender: $(VENV)/.synced ## Recommender quality (MovieLens, Online Retail) and speed (demo size, 100k customers)
+	$(BIN)/python benchmarks/recommender_quality.py
+	$(BIN)/python benchmarks/recommender_retail.py
+	$(BIN)/python benchmarks/recommender_speed.py
 
 clean: ## Remove the virtual environments and generated data
 	rm -rf $(VENV) $(TOOLS) lake reports mlruns mlflow.db .airflow-demo .airflow .run mlartifacts mlflow-server.db .pytest_cache

@@ -162,19 +162,21 @@ def docs_protocol(ml: MovieLens, seeds: list[int]) -> dict[str, Any]:
     relevant = (ml.test.assign(row=ml.test.user_id - 1, col=ml.test.item_id - 1)).groupby("row")["col"].agg(set)
     out: dict[str, Any] = {}
     for loss, published in PUBLISHED.items():
-        kept, excluded, own = [], [], []
+        kept, excluded, own, at_50 = [], [], [], []
         for seed in seeds:
             model = CandidateModel(loss=loss, components=10, epochs=10, learning_rate=0.05, seed=seed).fit(train)
             scores = model.scores()
             kept.append(precision_at_k(top_k(scores, 10)[0], relevant.to_dict(), k=10))
             excluded.append(precision_at_k(top_k(scores, 10, train.tocsr())[0], relevant.to_dict(), k=10))
             own.append(float(lightfm_precision_at_k(model.model_, test, k=10).mean()))
+            at_50.append(precision_at_k(top_k(scores, 50, train.tocsr())[0], relevant.to_dict(), k=50))
         out[loss] = {
             "published_precision_at_10": published,
             "precision_at_10_not_excluded": _mean_std(kept),
             "lightfm_own_precision_at_10": _mean_std(own),
             "precision_at_10_train_excluded": _mean_std(excluded),
             "within_tolerance": abs(float(np.mean(kept)) - published) <= TOLERANCE,
+            "precision_at_50_train_excluded": _mean_std(at_50),
         }
     return out
 
@@ -414,6 +416,15 @@ def markdown(result: dict[str, Any]) -> str:
             f"{_cell(row['lightfm_own_precision_at_10'])} | {'yes' if row['within_tolerance'] else 'NO'} | "
             f"{_cell(row['precision_at_10_train_excluded'])} |"
         )
+    at_50 = ", ".join(
+        f"{loss} {_cell(row['precision_at_50_train_excluded'])}" for loss, row in result["docs_protocol"].items()
+    )
+    lines += [
+        "",
+        f"The seed's precision@50 > 0.7 target, on this 1,682-film catalogue (train items excluded): {at_50}; "
+        "every user has exactly 10 ua.test ratings, so precision@50 cannot exceed 0.2 here. On the telco catalogue "
+        "(about 50 packs) a top-50 list is the whole catalogue and the target does not apply.",
+    ]
     keys = ("precision_at_5", "precision_at_10", "recall_at_5", "recall_at_10", "ndcg_at_5", "map_at_5")
     lines += ["", "## 2. Validation inside ua.base (the chosen design, seed 42; ua.test untouched)", ""]
     lines += ["| held-out draw | contender | ndcg_at_5 | precision_at_5 | precision_at_10 |", "| --- " * 5 + "|"]
