@@ -201,3 +201,17 @@ def test_retraining_with_the_same_settings_promotes_the_fresher_version(env, tra
     assert version.tags["gate_decision"] == "promoted", version.tags["gate_reason"]
     assert "same settings" in version.tags["gate_reason"]
     assert registry.current_aliases(client, "recommender") == {"champion": "2"}
+
+
+def test_a_champion_with_other_settings_is_refitted_on_the_same_window(env, client) -> None:
+    later = AS_OF + dt.timedelta(days=14)
+    changed = {**env, "MLOPS_RECOMMENDER_TOP_N": "4"}
+    output = mlops(changed, "train", "recommender", "--as-of", later.isoformat(), "--run-key", "manual__3")
+    assert "registered version 3" in output
+    reason = client.get_model_version("recommender", "3").tags["gate_reason"]
+    assert f"champion v2's settings re-fitted at {later - dt.timedelta(days=30)}" in reason
+    assert client.get_model_version("recommender", "3").tags["gate_decision"] == "promoted", reason
+    # only the gate differs: the recipe is the same, so the champion's figure is the new one
+    same = {**changed, "MLOPS_RECOMMENDER_GATE": "{metric: ndcg_at_5, margin: 0.05, floors: {}, require_gain: false}"}
+    output = mlops(same, "train", "recommender", "--as-of", later.isoformat(), "--run-key", "manual__4")
+    assert "same settings" in client.get_model_version("recommender", "4").tags["gate_reason"]

@@ -24,7 +24,7 @@ import mlflow
 from mlflow import MlflowClient
 
 from mlops_platform import registry, tracking
-from mlops_platform.config import ModelsSettings, PlatformSettings
+from mlops_platform.config import ModelsSettings, PlatformSettings, RecommenderSettings
 from mlops_platform.errors import InputError
 from mlops_platform.recommender import lake
 from mlops_platform.recommender.evaluation import CutOffs, Evaluation, evaluate, fit_at, markdown
@@ -46,6 +46,11 @@ NAME = "recommender"
 EXAMPLE_CUSTOMERS = 3
 
 
+def _recipe(settings: RecommenderSettings) -> dict:
+    """What decides a fit: the settings less the gate and the report targets."""
+    return settings.model_dump(mode="json", exclude={"gate", "targets"})
+
+
 def _champion_value(
     client: MlflowClient, name: str, tables: lake.TelcoTables, cut_offs: CutOffs, new: Recommender, value: float
 ) -> tuple[str | None, float | None, str | None, str]:
@@ -56,7 +61,7 @@ def _champion_value(
     version = str(champion.version)
     try:
         old = unwrap(mlflow.pyfunc.load_model(f"models:/{name}/{version}")).recommender
-        if old.settings == new.settings:
+        if _recipe(old.settings) == _recipe(new.settings):
             return version, value, None, f"champion v{version} has the same settings: the same fit and figure"
         refit = fit_at(old.settings, tables, cut_offs.evaluation)
         measured = evaluate(refit, tables, cut_offs.evaluation, cut_offs.serving).metrics
