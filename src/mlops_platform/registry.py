@@ -245,9 +245,17 @@ def decide(
     challenger_metrics: dict[str, float],
     champion_value: float | None,
     champion_version: str | None,
+    problem: str | None = None,
 ) -> GateDecision:
-    """Promote if there is no champion, or the challenger beats it by the margin; floors must hold."""
+    """Promote if there is no champion, or the challenger beats it by the margin; floors must hold.
+
+    ``problem`` says why the champion could not be measured: the challenger is then kept, for
+    that reason.
+    """
     metric = gate.metric
+    if problem is not None:
+        value = float(challenger_metrics.get(metric, float("nan")))
+        return GateDecision(False, problem, metric, value, None, champion_version)
     if metric not in challenger_metrics:
         raise InputError(f"gate metric {metric!r} was not measured (measured: {sorted(challenger_metrics)})")
     value = float(challenger_metrics[metric])

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,18 +116,8 @@ def run_gate(
 ) -> registry.GateDecision:
     """Compare the new version with the champion on the same holdout; move aliases; tag why."""
     champion_version, champion_metrics, problem = _champion_metrics(client, name, holdout)
-    if problem is not None:
-        decision = registry.GateDecision(
-            False,
-            problem,
-            settings.gate.metric,
-            float(metrics.get(settings.gate.metric, float("nan"))),
-            None,
-            champion_version,
-        )
-    else:
-        champion_value = None if champion_metrics is None else champion_metrics.get(settings.gate.metric)
-        decision = registry.decide(settings.gate, metrics, champion_value, champion_version)
+    champion_value = None if champion_metrics is None else champion_metrics.get(settings.gate.metric)
+    decision = registry.decide(settings.gate, metrics, champion_value, champion_version, problem)
     apply_decision(client, name, version, decision, actor)
     return decision
 
@@ -175,6 +166,28 @@ def reused_outcome(client: MlflowClient, name: str, run_key: str | None) -> Trai
     return None
 
 
+def log_challenger(
+    client: MlflowClient, experiment_id: str, name: str, tags: dict[str, str], log: Callable[[str], str]
+) -> tuple[str, str]:
+    """Create the training run of ``name``; ``log(run_id)`` fills it and returns the registered version.
+
+    The run ends FINISHED, or FAILED if ``log`` raises; the new version gets the ``challenger``
+    alias. Returns ``(run_id, version)``.
+    """
+    run = client.create_run(
+        experiment_id, run_name=f"{name}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}", tags={**tags, "model": name}
+    )
+    run_id = run.info.run_id
+    try:
+        version = log(run_id)
+        client.set_terminated(run_id, "FINISHED")
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    registry.move_alias(client, name, registry.CHALLENGER, version, "newly trained")
+    return run_id, version
+
+
 def fit_and_register(
     models: ModelsSettings,
     name: str,
@@ -193,19 +206,13 @@ def fit_and_register(
     model.fit(prepared.train)
     result: EvaluationResult = model.evaluate(prepared.holdout)
     tags = run_tags(run_key, prepared.feature_snapshot, prepared.data_window)
-    run = client.create_run(
+    run_id, version = log_challenger(
+        client,
         experiment_id,
-        run_name=f"{registered_name}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}",
-        tags={**tags, "model": registered_name},
+        registered_name,
+        tags,
+        lambda run_id: _log_run(client, run_id, registered_name, model, result, prepared, settings, tags),
     )
-    run_id = run.info.run_id
-    try:
-        version = _log_run(client, run_id, registered_name, model, result, prepared, settings, tags)
-        client.set_terminated(run_id, "FINISHED")
-    except BaseException:
-        client.set_terminated(run_id, "FAILED")
-        raise
-    registry.move_alias(client, registered_name, registry.CHALLENGER, version, "newly trained")
     decision = run_gate(client, registered_name, version, settings, result.metrics, prepared.holdout)
     return TrainingOutcome(
         registered_name,

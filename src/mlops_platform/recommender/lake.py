@@ -8,6 +8,7 @@ training sets of the other models).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -53,9 +54,9 @@ class TelcoTables:
     products: pd.DataFrame
     snapshots: dict[dt.date, pd.DataFrame]
 
-    @property
+    @functools.cached_property
     def snapshot_frame(self) -> pd.DataFrame:
-        """All snapshots stacked, with ``snapshot_date`` (the shape :func:`telco_stages` reads)."""
+        """All snapshots stacked, with ``snapshot_date`` (the shape :func:`telco_stages` reads); built once."""
         parts = [frame.assign(snapshot_date=pd.Timestamp(day)) for day, frame in sorted(self.snapshots.items())]
         return pd.concat(parts, ignore_index=True)
 

@@ -34,6 +34,7 @@ from mlops_platform.storage import ObjectStore
 from mlops_platform.training import (
     TrainingOutcome,
     apply_decision,
+    log_challenger,
     parquet_bytes,
     reused_outcome,
     run_tags,
@@ -84,12 +85,9 @@ def _gate(
     gate = new.settings.gate
     value = float(evaluation.metrics.get(gate.metric, float("nan")))
     champion, champion_value, problem, how = _champion_value(client, name, tables, cut_offs, new, value)
-    if problem is not None:
-        decision = registry.GateDecision(False, problem, gate.metric, value, None, champion)
-    else:
-        decision = registry.decide(gate, evaluation.metrics, champion_value, champion)
-        if how:
-            decision = dataclasses.replace(decision, reason=f"{decision.reason} [{how}]")
+    decision = registry.decide(gate, evaluation.metrics, champion_value, champion, problem)
+    if how:
+        decision = dataclasses.replace(decision, reason=f"{decision.reason} [{how}]")
     apply_decision(client, name, version, decision)
     return decision
 
@@ -167,10 +165,10 @@ def train_recommender(
         return reused
     cut_offs = CutOffs(as_of, settings.ranker.horizon_days)
     first = lake.first_transaction_day(store)
-    if first is None or first > cut_offs.evaluation_ranker - dt.timedelta(days=settings.ranker.horizon_days):
+    earliest = cut_offs.evaluation_ranker - dt.timedelta(days=settings.ranker.horizon_days)
+    if first is None or first > earliest:
         raise InputError(
-            f"recommender: training as of {as_of} needs transactions from "
-            f"{cut_offs.evaluation_ranker - dt.timedelta(days=settings.ranker.horizon_days)} on "
+            f"recommender: training as of {as_of} needs transactions from {earliest} on "
             f"(three horizons of {settings.ranker.horizon_days} days); the lake starts on {first}"
         )
     tables = lake.read_tables(store, as_of, cut_offs.snapshot_days, lambda day: build_snapshot(store, platform, day))
@@ -178,19 +176,14 @@ def train_recommender(
     serving = fit_at(settings, tables, cut_offs.serving)
     names = dict(zip(tables.products["product_id"].astype(int), tables.products["name"].astype(str), strict=True))
     wrapper = RecommenderPyfunc(serving, names)
-    window = f"{lake.first_transaction_day(store)}..{as_of - dt.timedelta(days=1)}"
-    tags = run_tags(run_key, f"features/customer/date={as_of}", window)
-    run = client.create_run(
-        experiment_id, run_name=f"{name}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}", tags={**tags, "model": name}
+    tags = run_tags(run_key, f"features/customer/date={as_of}", f"{first}..{as_of - dt.timedelta(days=1)}")
+    run_id, version = log_challenger(
+        client,
+        experiment_id,
+        name,
+        tags,
+        lambda run_id: _log(client, run_id, name, wrapper, evaluation, tables, cut_offs, tags),
     )
-    run_id = run.info.run_id
-    try:
-        version = _log(client, run_id, name, wrapper, evaluation, tables, cut_offs, tags)
-        client.set_terminated(run_id, "FINISHED")
-    except BaseException:
-        client.set_terminated(run_id, "FAILED")
-        raise
-    registry.move_alias(client, name, registry.CHALLENGER, version, "newly trained")
     decision = _gate(client, name, version, evaluation, tables, cut_offs, serving)
     return TrainingOutcome(
         name,
