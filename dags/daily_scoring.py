@@ -51,20 +51,13 @@ def daily_scoring() -> None:
         from mlops_dags.library import lake, mlflow_client, models_settings, param_date
 
         from mlops_platform.errors import InputError
-        from mlops_platform.orchestration.plans import newest_snapshot_date, resolve_models, with_champion
+        from mlops_platform.orchestration.plans import resolve_models, scoring_date, with_champion
 
-        day = param_date(context["params"])
-        if day is None:
-            events = context.get("triggering_asset_events") or {}
-            dates = [e.extra.get("date") for evs in events.values() for e in evs if e.extra.get("date")]
-            if dates:
-                day = param_date({"date": max(dates)})
-            else:
-                try:
-                    day = newest_snapshot_date(lake())
-                except InputError as exc:
-                    print(f"nothing to score: {exc}")
-                    return []
+        try:
+            day = scoring_date(lake(), param_date(context["params"]), context.get("triggering_asset_events"))
+        except InputError as exc:
+            print(f"nothing to score: {exc}")
+            return []
         models = resolve_models(context["params"].get("models"), models_settings().trainable_names)
         ready, skipped = with_champion(mlflow_client(), models)
         for name, reason in skipped.items():

@@ -72,16 +72,13 @@ def monthly_reevaluation() -> None:
 
         from mlops_dags.library import drift_settings, lake
 
-        from mlops_platform.monitoring.reevaluation import read_summary
-        from mlops_platform.orchestration.plans import format_rows
+        from mlops_platform.orchestration.plans import reevaluation_outcome
 
-        day = dt.date.fromisoformat(command[-1])
-        summary = read_summary(lake(), day)
-        rows = [r.to_dict() for r in summary.models]
-        print(format_rows(rows, ["model", "status", "version", "gate_metric", "value", "value_at_training", "reasons"]))
+        outcome = reevaluation_outcome(lake(), dt.date.fromisoformat(command[-1]))
+        print(outcome.table)
         switch = context["params"].get("trigger_retraining")
         trigger = drift_settings().reevaluation.trigger_retraining if switch is None else bool(switch)
-        return {"models": list(summary.degraded), "trigger": trigger}
+        return {"models": outcome.degraded, "trigger": trigger}
 
     @task.branch
     def retrain_or_not(found: dict[str, Any]) -> str:

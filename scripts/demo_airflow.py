@@ -356,8 +356,8 @@ class Demo:
     def __init__(self, console: Console, lake_uri: str) -> None:
         from airflow.dag_processing.dagbag import DagBag
 
-        from mlops_platform import tracking
         from mlops_platform.config import load_drift_settings, load_models_settings
+        from mlops_platform.registry import tracking
         from mlops_platform.storage import ObjectStore
 
         self.console = console
@@ -497,7 +497,7 @@ class Demo:
 
     def reevaluation_summary(self, command: list[str] | None) -> dict[str, Any] | None:
         from mlops_platform.errors import PlatformError
-        from mlops_platform.monitoring.reevaluation import read_summary
+        from mlops_platform.pipelines.reevaluate import read_summary
 
         if not command:
             return None

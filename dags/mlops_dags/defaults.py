@@ -80,3 +80,8 @@ def default_args(orchestration: OrchestrationSettings) -> dict[str, Any]:
 def context_environment() -> dict[str, str]:
     """Set for in-process ``mlops`` calls: the config folder the DAGs were parsed with."""
     return {CONFIG_DIR_ENV: str(config_dir())}
+
+
+def run_environment(context: Any) -> dict[str, str]:
+    """Run identifiers a task passes on (training records the run as a version tag)."""
+    return {"AIRFLOW_CTX_DAG_ID": context["dag"].dag_id, "AIRFLOW_CTX_DAG_RUN_ID": context["run_id"]}

@@ -7,8 +7,7 @@ from typing import Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-from mlops_dags.defaults import settings
-from mlops_dags.runner import run_environment
+from mlops_dags.defaults import run_environment, settings
 
 
 class MlopsKubernetesPodOperator(KubernetesPodOperator):

@@ -39,7 +39,7 @@ def lake() -> ObjectStore:
 
 
 def mlflow_client() -> MlflowClient:
-    from mlops_platform import tracking
+    from mlops_platform.registry import tracking
 
     client, _ = tracking.client_for(models_settings().tracking)
     return client

@@ -23,7 +23,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from mlops_dags.defaults import context_environment
+from mlops_dags.defaults import context_environment, run_environment
 from mlops_dags.defaults import settings as default_settings
 from mlops_platform.config import OrchestrationSettings
 from mlops_platform.orchestration.environment import BACKEND_ENV
@@ -31,11 +31,6 @@ from mlops_platform.orchestration.environment import BACKEND_ENV
 
 class MlopsCommandFailed(RuntimeError):
     """The ``mlops`` command exited non-zero; the message carries its error output."""
-
-
-def run_environment(context: Any) -> dict[str, str]:
-    """Run identifiers a task passes on (training records the run as a version tag)."""
-    return {"AIRFLOW_CTX_DAG_ID": context["dag"].dag_id, "AIRFLOW_CTX_DAG_RUN_ID": context["run_id"]}
 
 
 class _Tee(io.TextIOBase):

@@ -13,3 +13,7 @@ class DataValidationError(PlatformError):
 
 class InputError(PlatformError):
     """A command was given something it cannot use (a bad date, an unknown name, a bad file)."""
+
+
+class NoChampionError(InputError):
+    """A model has no ``champion`` version where one is needed; the message says how to get one."""

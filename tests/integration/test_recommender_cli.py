@@ -17,8 +17,8 @@ from mlops_platform.cli import app
 from mlops_platform.config import load_drift_settings, load_models_settings
 from mlops_platform.data.generate import GeneratorConfig, generate_to_store
 from mlops_platform.errors import InputError
-from mlops_platform.monitoring.recommender_reevaluation import reevaluate_recommender
-from mlops_platform.recommender.pyfunc import unwrap
+from mlops_platform.models.recommender.pyfunc import unwrap
+from mlops_platform.pipelines.reevaluate_recommender import reevaluate_recommender
 from mlops_platform.storage import ObjectStore
 
 START = dt.date(2025, 1, 1)

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from mlops_platform.cli import app
 from mlops_platform.data.generate import GeneratorConfig, generate_to_store
 from mlops_platform.features.labels import labels_partition
-from mlops_platform.monitoring.reevaluation import read_summary, report_path
+from mlops_platform.pipelines.reevaluate import read_summary, report_path
 from mlops_platform.storage import ObjectStore
 
 START = dt.date(2025, 1, 1)

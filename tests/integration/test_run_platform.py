@@ -24,7 +24,7 @@ import psutil
 import pytest
 import requests
 
-from mlops_platform.airflow_api import AirflowApi
+from mlops_platform.orchestration.airflow_api import AirflowApi
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "run_platform.py"

@@ -9,7 +9,8 @@ import uuid
 import pytest
 from mlflow import MlflowClient
 
-from mlops_platform import registry, webhooks
+from mlops_platform import registry
+from mlops_platform.registry import webhooks
 
 SECRET = "test-secret"
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from mlops_platform import airflow_api
-from mlops_platform.airflow_api import AirflowApi, AirflowApiError
 from mlops_platform.config import AirflowApiSettings
+from mlops_platform.orchestration import airflow_api
+from mlops_platform.orchestration.airflow_api import AirflowApi, AirflowApiError
 from mlops_platform.registry import AliasEvent
 
 USER, PASSWORD = "admin", "s3cret"

@@ -12,13 +12,13 @@ import scipy.sparse as sp
 from lightfm import LightFM
 
 from mlops_platform.config import CONFIG_DIR_ENV, RecommenderSettings, load_models_settings
-from mlops_platform.recommender import interactions as ia
-from mlops_platform.recommender.candidates import CandidateEnsemble, CandidateModel, candidate_recall, top_k
-from mlops_platform.recommender.coldstart import PopularityTable, collaborative_share
-from mlops_platform.recommender.context import History, ItemTable
-from mlops_platform.recommender.explain import FALLBACK, reasons
-from mlops_platform.recommender.model import Recommender, Stage, telco_stages
-from mlops_platform.recommender.ranker import FEATURES, Ranker
+from mlops_platform.models.recommender import interactions as ia
+from mlops_platform.models.recommender.candidates import CandidateEnsemble, CandidateModel, candidate_recall, top_k
+from mlops_platform.models.recommender.coldstart import PopularityTable, collaborative_share
+from mlops_platform.models.recommender.context import History, ItemTable
+from mlops_platform.models.recommender.explain import FALLBACK, reasons
+from mlops_platform.models.recommender.model import Recommender, Stage, telco_stages
+from mlops_platform.models.recommender.ranker import FEATURES, Ranker
 
 DAY0 = pd.Timestamp("2025-03-01")
 SCHEDULE = [(7, 0.0), (30, 0.3), (None, 1.0)]

@@ -15,18 +15,15 @@ from mlops_platform.config import ConfigError, GateSettings, ModelSettings, load
 from mlops_platform.errors import InputError
 from mlops_platform.features.labels import labels_partition
 from mlops_platform.features.snapshot import snapshot_partition
-from mlops_platform.monitoring.reevaluation import (
-    ModelReevaluation,
-    ReevaluationSummary,
-    TargetCheck,
+from mlops_platform.monitoring.judging import judge, target_checks
+from mlops_platform.monitoring.records import ModelReevaluation, ReevaluationSummary, TargetCheck
+from mlops_platform.monitoring.report import render_markdown
+from mlops_platform.pipelines.reevaluate import (
     Window,
-    judge,
     newest_label_date,
     read_summary,
     read_window,
-    render_markdown,
     report_path,
-    target_checks,
 )
 from mlops_platform.storage import ObjectStore
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -206,3 +206,43 @@ def newest_label_date(store: ObjectStore) -> dt.date:
         what = "labels" if not labelled else "a snapshot for any labelled date"
         raise InputError(f"the lake has no {what} yet; run feature_recalculation past a label horizon first")
     return both[-1]
+
+
+def event_dates(events: Mapping[Any, Iterable[Any]] | None) -> list[dt.date]:
+    """The snapshot dates carried by triggering Asset events (their ``extra["date"]``), oldest first."""
+    found = {e.extra.get("date") for evs in (events or {}).values() for e in evs if (e.extra or {}).get("date")}
+    return sorted(dt.date.fromisoformat(str(d)) for d in found)
+
+
+def scoring_date(store: ObjectStore, asked: dt.date | None, events: Mapping[Any, Iterable[Any]] | None) -> dt.date:
+    """The snapshot ``daily_scoring`` scores: the param, else the newest Asset event's date, else the newest one.
+
+    Raises:
+        InputError: nothing was asked and the lake has no snapshot yet.
+    """
+    if asked is not None:
+        return asked
+    dates = event_dates(events)
+    return dates[-1] if dates else newest_snapshot_date(store)
+
+
+@dataclass(frozen=True)
+class ReevaluationOutcome:
+    """What ``monthly_reevaluation`` needs of a written summary: a table for the log and the degraded models."""
+
+    table: str
+    degraded: list[str]
+
+
+def reevaluation_outcome(store: ObjectStore, day: dt.date) -> ReevaluationOutcome:
+    """Read the re-evaluation summary of ``day`` (written by ``mlops models reevaluate``).
+
+    Raises:
+        InputError: no summary was written for ``day``.
+    """
+    from mlops_platform.pipelines.reevaluate import read_summary
+
+    summary = read_summary(store, day)
+    rows = [r.to_dict() for r in summary.models]
+    columns = ["model", "status", "version", "gate_metric", "value", "value_at_training", "reasons"]
+    return ReevaluationOutcome(format_rows(rows, columns), list(summary.degraded))

@@ -1,0 +1,313 @@
+"""One training, end to end: data -> fit -> evaluate -> log -> register -> gate.
+
+Used by ``mlops train`` (from the lake's training sets, or from any labelled table) and by the
+DAG tasks through it. Idempotent per run key: a key already registered returns that version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+
+from mlops_platform import registry
+from mlops_platform.config import ModelSettings, ModelsSettings, PlatformSettings, Target
+from mlops_platform.features.definitions import categorical_features
+from mlops_platform.models.base import CustomerModel, EvaluationResult, TrainingData, get_model_class
+from mlops_platform.registry import tracking
+from mlops_platform.storage import ObjectStore
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TargetLine:
+    """One seed target as a report line."""
+
+    target: str
+    measured: float | None
+    passed: bool
+
+
+@dataclass
+class TrainingOutcome:
+    """What a training produced, for the CLI, the DAG summary and the tests."""
+
+    model: str
+    version: str
+    run_id: str
+    reused: bool
+    metrics: dict[str, float] = field(default_factory=dict)
+    baseline_metrics: dict[str, float] = field(default_factory=dict)
+    decision: registry.GateDecision | None = None
+    targets: list[TargetLine] = field(default_factory=list)
+
+    @property
+    def gate_summary(self) -> str:
+        if self.decision is None:
+            return "reused: gate already ran for this run key"
+        return ("promoted to champion: " if self.decision.promote else "kept as challenger: ") + self.decision.reason
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """A train/holdout pair with what the run logs about where it came from."""
+
+    train: TrainingData
+    holdout: TrainingData
+    manifest: dict[str, Any]
+    reference: pd.DataFrame
+    data_window: str
+    feature_snapshot: str
+
+
+def target_lines(settings: ModelSettings, metrics: dict[str, float]) -> list[TargetLine]:
+    """Measured / target / pass-fail for every configured seed target."""
+    lines = []
+    for target in settings.target_lines():
+        measured = metrics.get(target.metric)
+        lines.append(TargetLine(str(target), measured, Target.holds(target, measured)))
+    return lines
+
+
+def training_data_from_lake(frame: pd.DataFrame, features: list[str], target: str | None) -> TrainingData:
+    """Column roles of a lake training set (customer snapshots)."""
+    return TrainingData(
+        frame=frame,
+        features=features,
+        target=target,
+        categorical=[c for c in categorical_features() if c in features],
+        id_column="customer_id",
+        time_column="snapshot_date" if "snapshot_date" in frame.columns else None,
+    )
+
+
+def _champion_metrics(
+    client: MlflowClient, name: str, holdout: TrainingData
+) -> tuple[str | None, dict[str, float] | None, str | None]:
+    """Evaluate the current champion on ``holdout``: (version, metrics, problem)."""
+    champion = registry.version_by_alias(client, name, registry.CHAMPION)
+    if champion is None:
+        return None, None, None
+    try:
+        loaded = mlflow.pyfunc.load_model(f"models:/{name}@{registry.CHAMPION}")
+        model: CustomerModel = loaded.unwrap_python_model().model
+        return str(champion.version), model.evaluate(holdout).metrics, None
+    except Exception as exc:  # the champion may come from another table or code version
+        _logger.warning("champion v%s of %s cannot be evaluated: %s", champion.version, name, exc)
+        return str(champion.version), None, f"champion v{champion.version} cannot score this holdout: {exc}"
+
+
+def run_gate(
+    client: MlflowClient,
+    name: str,
+    version: str,
+    settings: ModelSettings,
+    metrics: dict[str, float],
+    holdout: TrainingData,
+    actor: str | None = None,
+) -> registry.GateDecision:
+    """Compare the new version with the champion on the same holdout; move aliases; tag why."""
+    champion_version, champion_metrics, problem = _champion_metrics(client, name, holdout)
+    champion_value = None if champion_metrics is None else champion_metrics.get(settings.gate.metric)
+    decision = registry.decide(settings.gate, metrics, champion_value, champion_version, problem)
+    registry.apply_decision(client, name, version, decision, actor)
+    return decision
+
+
+def run_tags(run_key: str | None, feature_snapshot: str, data_window: str) -> dict[str, str]:
+    """Tags of a training run and its model version: run key, data, code, Airflow run, backend."""
+    tags = {
+        "run_key": run_key or "",
+        "feature_snapshot": feature_snapshot,
+        "training_window": data_window,
+        "code_version": tracking.code_version(),
+    }
+    airflow_run = os.environ.get("AIRFLOW_CTX_DAG_RUN_ID")
+    if airflow_run:
+        tags["airflow_run"] = airflow_run
+    if os.environ.get("MLOPS_EXECUTION_BACKEND"):
+        tags["execution_backend"] = os.environ["MLOPS_EXECUTION_BACKEND"]
+    return {k: v for k, v in tags.items() if v}
+
+
+def reused_outcome(client: MlflowClient, name: str, run_key: str | None) -> TrainingOutcome | None:
+    """The version ``run_key`` already registered under ``name``, if any.
+
+    Otherwise None, after the aliases of ``name`` were reconciled with the alias history (the
+    gate must start from the aliases as they are).
+    """
+    if run_key:
+        existing = registry.find_version_by_run_key(client, name, run_key)
+        if existing is not None:
+            _logger.info("run key %s already registered as %s v%s", run_key, name, existing.version)
+            return TrainingOutcome(name, str(existing.version), str(existing.run_id), reused=True)
+    if registry.model_exists(client, name):
+        registry.reconcile_aliases(client, name)
+    return None
+
+
+def log_challenger(
+    client: MlflowClient, experiment_id: str, name: str, tags: dict[str, str], log: Callable[[str], str]
+) -> tuple[str, str]:
+    """Create the training run of ``name``; ``log(run_id)`` fills it and returns the registered version.
+
+    The run ends FINISHED, or FAILED if ``log`` raises; the new version gets the ``challenger``
+    alias. Returns ``(run_id, version)``.
+    """
+    run_name = f"{name}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    with tracking.mlflow_run(client, experiment_id, run_name, {**tags, "model": name}) as run_id:
+        version = log(run_id)
+    registry.move_alias(client, name, registry.CHALLENGER, version, "newly trained")
+    return run_id, version
+
+
+def fit_and_register(
+    models: ModelsSettings,
+    name: str,
+    registered_name: str,
+    prepared: PreparedData,
+    run_key: str | None,
+) -> TrainingOutcome:
+    """Fit ``name`` on the prepared data, log it, register it as challenger and run the gate."""
+    settings = models.model(name)
+    client, experiment_id = tracking.client_for(models.tracking)
+    reused = reused_outcome(client, registered_name, run_key)
+    if reused is not None:
+        return reused
+    params = {k: v for k, v in settings.params.items() if k != "seed"}
+    model = get_model_class(name)(params=params, seed=int(settings.params.get("seed", 42)))
+    model.fit(prepared.train)
+    result: EvaluationResult = model.evaluate(prepared.holdout)
+    tags = run_tags(run_key, prepared.feature_snapshot, prepared.data_window)
+    run_id, version = log_challenger(
+        client,
+        experiment_id,
+        registered_name,
+        tags,
+        lambda run_id: _log_run(client, run_id, registered_name, model, result, prepared, settings, tags),
+    )
+    decision = run_gate(client, registered_name, version, settings, result.metrics, prepared.holdout)
+    return TrainingOutcome(
+        registered_name,
+        version,
+        run_id,
+        False,
+        result.metrics,
+        result.baseline_metrics,
+        decision,
+        target_lines(settings, result.metrics),
+    )
+
+
+def _log_run(
+    client: MlflowClient,
+    run_id: str,
+    name: str,
+    model: CustomerModel,
+    result: EvaluationResult,
+    prepared: PreparedData,
+    settings: ModelSettings,
+    tags: dict[str, str],
+) -> str:
+    """Log everything about one training into ``run_id`` and register the model version."""
+    from mlops_platform.models.pyfunc import CustomerModelPyfunc
+
+    metrics = {**result.metrics, **{f"baseline_{k}": v for k, v in result.baseline_metrics.items()}}
+    params = {
+        **settings.params,
+        "model": name,
+        "features": len(prepared.train.features),
+        "data_window": prepared.data_window,
+        "train_rows": len(prepared.train.frame),
+        "holdout_rows": len(prepared.holdout.frame),
+    }
+    tracking.log_batch(client, run_id, params, metrics, {})
+    lines = target_lines(settings, result.metrics)
+    files = {
+        "features.json": json.dumps(prepared.train.features, indent=2).encode(),
+        "training_set/manifest.json": json.dumps(prepared.manifest, indent=2, default=str).encode(),
+        "training_set/reference.parquet": parquet_bytes(prepared.reference),
+        "report/targets.json": json.dumps([line.__dict__ for line in lines], indent=2).encode(),
+        "report/notes.txt": "\n".join(result.notes).encode(),
+    }
+    tracking.log_artifacts(run_id, files, result.figures, result.tables)
+    tracking.ensure_registered_model(client, name, f"{name} model of the customer-model zoo")
+    example = prepared.holdout.frame[prepared.train.features].head(5).copy()
+    for column in example.columns:
+        if isinstance(example[column].dtype, pd.CategoricalDtype):
+            example[column] = example[column].astype(object)
+        elif pd.api.types.is_integer_dtype(example[column].dtype):
+            # integer features may be null in later snapshots: declare them as doubles
+            example[column] = example[column].astype("float64")
+    output = model.predict_frame(prepared.holdout.frame.head(5))
+    version_tags = {
+        **tags,
+        "summary": f"{settings.gate.metric}={result.metrics.get(settings.gate.metric, float('nan')):.4f}",
+    }
+    return tracking.log_model_version(client, run_id, name, CustomerModelPyfunc(model), example, output, version_tags)
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def prepare_from_lake(
+    store: ObjectStore,
+    platform: PlatformSettings,
+    models: ModelsSettings,
+    name: str,
+    as_of: dt.date,
+    run: str,
+) -> PreparedData:
+    """Build (or rebuild) the training set of ``name`` for ``as_of`` and load it for fitting."""
+    from mlops_platform.features import labels as label_builder
+    from mlops_platform.features import snapshot as snapshot_builder
+    from mlops_platform.features.training_set import build_training_set
+
+    settings = models.model(name)
+    horizon = _horizon(platform, settings.target)
+    stored = build_training_set(
+        store,
+        platform,
+        models.training_sets,
+        name,
+        settings.target,
+        horizon,
+        as_of,
+        run,
+        build_snapshot=lambda day: snapshot_builder.build_snapshot(store, platform, day),
+        build_labels=lambda day: label_builder.build_labels(store, platform, day),
+    )
+    manifest = stored.manifest
+    return PreparedData(
+        train=training_data_from_lake(stored.train.to_pandas(), manifest.features, settings.target),
+        holdout=training_data_from_lake(stored.holdout.to_pandas(), manifest.features, settings.target),
+        manifest=json.loads(manifest.to_json()),
+        reference=stored.reference.to_pandas(),
+        data_window=manifest.data_window,
+        feature_snapshot=f"features/customer/date={manifest.holdout_dates[-1]}",
+    )
+
+
+def _horizon(platform: PlatformSettings, target: str | None) -> int:
+    """Days between a label date and the training date.
+
+    A labels partition holds every label, so it exists only once the longest horizon has
+    passed; every supervised model therefore plans with the longest horizon.
+    """
+    if target is None:
+        return 0
+    return platform.labels.longest_horizon_days
