@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run demo test lint format bench bench-features bench-quality bench-training bench-recommender clean
+.PHONY: help setup run demo test lint typecheck format bench bench-features bench-quality bench-training bench-recommender clean
 
 help: ## List the targets with a line of help each
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-20s %s\n", $$1, $$2}'
@@ -38,13 +38,18 @@ test: $(VENV)/.synced ## Run the unit and integration tests on TEST_WORKERS work
 	@set +e; $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --ignore=tests/containers $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-lint: $(VENV)/.synced ## Check style with ruff
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+LINTED := src tests benchmarks dags scripts
+
+lint: $(VENV)/.synced ## Check style with ruff (lint rules and formatting)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+typecheck: $(VENV)/.synced ## Type-check src/ with mypy (settings in pyproject.toml)
+	$(BIN)/mypy
 
 format: $(VENV)/.synced ## Reformat the code with ruff
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format $(LINTED)
+	$(BIN)/ruff check --fix $(LINTED)
 
 bench: bench-features bench-quality bench-training ## Run every benchmark; figures go to benchmarks/results/
 

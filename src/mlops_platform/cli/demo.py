@@ -8,7 +8,6 @@ Run as ``python -m mlops_platform.cli.demo``; the lake is the configured one (``
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from dataclasses import dataclass
 
 import pyarrow.compute as pc
@@ -206,4 +205,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -125,13 +125,13 @@ def build_catalogue() -> Catalogue:
     for validity, gb, minutes in _COMBO_PACKS:
         price = 0.9 * _data_price(gb, validity) + 0.5 * _voice_price(minutes, validity)
         rows.append((f"Combo {gb:g}GB+{minutes}min {validity}d", COMBO, price, validity, gb * 1024, minutes))
-    names, cats, prices, validity, data_mb, voice = zip(*rows, strict=True)
+    names, cats, prices, validities, data_mb, voice = zip(*rows, strict=True)
     return Catalogue(
         product_id=np.arange(FIRST_PRODUCT_ID, FIRST_PRODUCT_ID + len(rows), dtype=np.int64),
         name=tuple(names),
         category=np.array(cats, dtype=np.int64),
         price_idr=_round_price(np.array(prices, dtype=np.float64)),
-        validity_days=np.array(validity, dtype=np.int64),
+        validity_days=np.array(validities, dtype=np.int64),
         data_mb=np.array(data_mb, dtype=np.float64),
         voice_min=np.array(voice, dtype=np.float64),
     )

@@ -3,7 +3,7 @@
 Customers are numbered in signup order. About 60% signed up in the three years before the
 start of the period; the rest join uniformly over it. The traits (engagement, price
 sensitivity, usage appetite, taste for pack categories) never change; what changes day by day
-(packs, disengagement, churn) lives in the simulator of ``data/generate.py``.
+(packs, disengagement, churn) lives in the simulator of ``data/simulator.py``.
 """
 
 from __future__ import annotations

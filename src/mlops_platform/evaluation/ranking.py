@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -84,10 +85,10 @@ def _from_mapping(recs: Mapping, relevant: ItemSets, k: int, exclude: Exclude) -
         items = list(items)
         if len(set(items)) != len(items):
             raise ValueError(f"recs: the list of user {user!r} repeats an item")
-        seen = set(exclude.get(user, ())) if exclude else set()
+        seen = set(cast(Mapping, exclude).get(user, ())) if exclude else set()
         kept = [item for item in items if item not in seen][:k]
         top[r, : len(kept)] = [codes.setdefault(item, len(codes)) for item in kept]
-        wanted = set(relevant.get(user, ()))
+        wanted = set(cast(Mapping, relevant).get(user, ()))
         if not wanted:
             skipped += 1
             continue
@@ -146,7 +147,7 @@ def _from_array(recs: np.ndarray, relevant: ItemSets, k: int, exclude: Exclude, 
     if recs.ndim != 2 or recs.shape[1] == 0:
         raise ValueError(f"recs must be a 2-d array with at least one column, got shape {recs.shape}")
     n, m = recs.shape
-    names = list(range(n)) if users is None else list(users)
+    names: list[Hashable] = list(range(n)) if users is None else list(users)
     if len(names) != n:
         raise ValueError(f"users has {len(names)} entries but recs has {n} rows")
     wanted = _aligned(relevant, "relevant", names)

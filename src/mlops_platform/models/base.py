@@ -118,7 +118,7 @@ def _random_split(data: TrainingData, share: float, seed: int, stratify: bool | 
     if stratify is None:
         stratify = labels is not None and labels.nunique(dropna=True) == 2
     groups = labels.to_numpy() if stratify and labels is not None else None
-    if groups is not None and labels.value_counts().min() < 2:
+    if groups is not None and labels is not None and labels.value_counts().min() < 2:
         _logger.warning("a class has fewer than 2 rows: splitting without stratification")
         groups = None
     positions = np.arange(len(data.frame))

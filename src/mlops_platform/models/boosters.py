@@ -8,7 +8,7 @@ pandas columns are used natively by both.
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, cast
 
 import lightgbm
 import numpy as np
@@ -71,6 +71,6 @@ def gain_importance(booster: Any, features: list[str]) -> pd.Series:
     """Total gain of each feature (0 for unused ones), in ``features`` order."""
     if isinstance(booster, XGBClassifier | XGBRegressor):
         gains = booster.get_booster().get_score(importance_type="total_gain")
-        return pd.Series({name: float(gains.get(name, 0.0)) for name in features})
+        return pd.Series({name: float(cast(float, gains.get(name, 0.0))) for name in features})
     values = booster.booster_.feature_importance(importance_type="gain")
     return pd.Series(np.asarray(values, dtype=float), index=features)

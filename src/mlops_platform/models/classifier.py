@@ -61,6 +61,7 @@ class BinaryClassifierModel(CustomerModel):
 
     task = "classification"
     primary_metric = "pr_auc"
+    feature_importance_: pd.Series  # set by each subclass's fit
 
     @abstractmethod
     def _fit_model(

@@ -154,7 +154,7 @@ class ConversionModel(BinaryClassifierModel):
             except InputError as exc:
                 _logger.warning("conversion: skipping strategy %s: %s", strategy, exc)
                 continue
-            scores = boosters[strategy].predict_proba(x_val)[:, 1]
+            scores = np.asarray(boosters[strategy].predict_proba(x_val))[:, 1]
             self.strategy_scores_[strategy] = float(average_precision_score(y_val, scores))
         if not boosters:
             raise InputError("conversion: no imbalance strategy could be fitted")
@@ -174,4 +174,4 @@ class ConversionModel(BinaryClassifierModel):
         return [f"imbalance strategy {self.strategy_} (validation PR-AUC: {scores})"], {"strategy_scores": table}
 
     def _scores(self, features: pd.DataFrame) -> np.ndarray:
-        return self.model_.predict_proba(features)[:, 1]
+        return np.asarray(self.model_.predict_proba(features))[:, 1]

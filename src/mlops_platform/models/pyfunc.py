@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from mlops_platform.errors import InputError
 from mlops_platform.models.base import CustomerModel
@@ -21,7 +21,7 @@ from mlops_platform.models.base import CustomerModel
 _logger = logging.getLogger(__name__)
 
 
-class CustomerModelPyfunc(mlflow.pyfunc.PythonModel):
+class CustomerModelPyfunc(PythonModel):
     """A fitted ``CustomerModel`` served through ``mlflow.pyfunc``.
 
     Args:

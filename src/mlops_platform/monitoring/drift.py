@@ -264,7 +264,8 @@ def drift_report(
     columns = [*numerical, *categorical]
     ref = sample_rows(reference[columns], conf.sample_rows, conf.seed)
     cur = sample_rows(current[columns], conf.sample_rows, conf.seed + 1)
-    keep_num, keep_cat = [], []
+    keep_num: list[str] = []
+    keep_cat: list[str] = []
     for column in columns:
         kind = "numerical" if column in numerical else "categorical"
         if _untestable(_prepare(ref[column], kind), _prepare(cur[column], kind)) is None:

@@ -125,10 +125,10 @@ def read_window(store: ObjectStore, day: dt.date, horizon_days: int = 0) -> Wind
             f"build it with `mlops features build --date {day}`"
         )
     end = day + dt.timedelta(days=horizon_days)
-    newest = max(d for d in store.list_dates(SNAPSHOT_DATASET) + [day] if day <= d <= end)
+    latest = max(d for d in [*store.list_dates(SNAPSHOT_DATASET), day] if day <= d <= end)
     table = store.read_partition(snapshot)
-    unsupervised = table if newest == day else store.read_partition(snapshot_partition(newest))
-    return Window(day, table, store.read_partition(labels), newest, unsupervised)
+    unsupervised = table if latest == day else store.read_partition(snapshot_partition(latest))
+    return Window(day, table, store.read_partition(labels), latest, unsupervised)
 
 
 # -- one model ---------------------------------------------------------------------------------

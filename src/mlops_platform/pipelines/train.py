@@ -19,7 +19,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from mlops_platform import registry
-from mlops_platform.config import ModelSettings, ModelsSettings, PlatformSettings, Target
+from mlops_platform.config import ModelSettings, ModelsSettings, PlatformSettings, RecommenderSettings, Target
 from mlops_platform.features.definitions import categorical_features
 from mlops_platform.models.base import CustomerModel, EvaluationResult, TrainingData, get_model_class
 from mlops_platform.registry import tracking
@@ -69,7 +69,7 @@ class PreparedData:
     feature_snapshot: str
 
 
-def target_lines(settings: ModelSettings, metrics: dict[str, float]) -> list[TargetLine]:
+def target_lines(settings: ModelSettings | RecommenderSettings, metrics: dict[str, float]) -> list[TargetLine]:
     """Measured / target / pass-fail for every configured seed target."""
     lines = []
     for target in settings.target_lines():

@@ -28,6 +28,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
+from mlflow.pyfunc import PythonModel
 
 from mlops_platform import __version__
 from mlops_platform.config import TrackingSettings
@@ -68,7 +69,7 @@ def client_for(tracking: TrackingSettings) -> tuple[MlflowClient, str]:
     if experiment is not None:
         return client, experiment.experiment_id
     location: str | None = tracking.artifact_location
-    if "://" not in location and ":/" not in location:
+    if location is not None and "://" not in location and ":/" not in location:
         if tracking.uri.startswith(("http://", "https://")):
             # A tracking server stores artifacts itself (proxied: mlflow-artifacts:/), so every
             # client, in a container or not, needs only the tracking URI; a local path would
@@ -169,7 +170,7 @@ def log_model_version(
     client: MlflowClient,
     run_id: str,
     name: str,
-    python_model: mlflow.pyfunc.PythonModel,
+    python_model: PythonModel,
     input_example: pd.DataFrame,
     output_example: pd.DataFrame,
     version_tags: dict[str, str],

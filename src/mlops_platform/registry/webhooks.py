@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, cast
 
 from mlflow import MlflowClient
 
@@ -120,6 +121,8 @@ class AliasWebhookReceiver:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
         return f"http://{host}:{port}{PATH}"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -179,7 +182,7 @@ def register_webhook(client: MlflowClient, url: str, secret: str, name: str = "m
     hook = client.create_webhook(
         name=name,
         url=url,
-        events=list(EVENTS),
+        events=cast(Any, list(EVENTS)),
         secret=secret,
         description="alias history of the mlops platform",
     )

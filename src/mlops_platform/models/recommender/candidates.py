@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -129,7 +129,7 @@ class CandidateModel:
 class CandidateEnsemble:
     """LightFM models of several losses; the score is the weighted sum of row-standardised scores."""
 
-    def __init__(self, losses: Mapping[str, float], **model_params: object) -> None:
+    def __init__(self, losses: Mapping[str, float], **model_params: Any) -> None:
         if not losses or sum(losses.values()) <= 0 or min(losses.values()) < 0:
             raise InputError(f"ensemble weights must be non-negative with a positive sum, got {dict(losses)}")
         self.losses = dict(losses)

@@ -19,6 +19,7 @@ from typing import Self
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from mlops_platform.models.recommender.candidates import standardise_rows
 from mlops_platform.models.recommender.interactions import DAY, IdMap
@@ -30,7 +31,7 @@ PRIOR_RATINGS = 10.0
 
 
 def collaborative_share(
-    tenure_days: object, schedule: Sequence[tuple[int | None, float]], has_history: object = True
+    tenure_days: ArrayLike, schedule: Sequence[tuple[int | None, float]], has_history: ArrayLike = True
 ) -> np.ndarray:
     """The collaborative share of each customer's score.
 

@@ -136,8 +136,8 @@ class History:
         since_cat[np.isinf(since_cat)] = np.nan
         since_last[np.isinf(since_last)] = np.nan
         bought = (counts > 0).astype(np.float32)
-        n_items = np.asarray(bought.sum(axis=1)).ravel()
-        token_share = _token_share(bought, items.tokens, n_items)
+        items_bought = np.asarray(bought.sum(axis=1)).ravel()
+        token_share = _token_share(bought, items.tokens, items_bought)
         return cls(
             users,
             share.astype(np.float32),
@@ -147,7 +147,7 @@ class History:
             counts.astype(np.float32),
             item_age.astype(np.float32),
             token_share,
-            n_items.astype(np.float32),
+            items_bought.astype(np.float32),
             item_similarity(bought),
         )
 

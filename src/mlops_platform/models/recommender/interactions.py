@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from mlops_platform.errors import InputError
 
@@ -57,7 +58,7 @@ class IdMap:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def index(self, values: object) -> np.ndarray:
+    def index(self, values: ArrayLike) -> np.ndarray:
         """Row of every value; -1 for an id never seen (or of another type)."""
         values = np.atleast_1d(np.asarray(values))
         if len(self.ids) == 0 or len(values) == 0:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature
+from mlflow.pyfunc import PythonModel
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from mlops_platform.errors import InputError
@@ -98,7 +98,7 @@ def with_profiles(
     return users, pd.concat([kept, ia.telco_user_tokens(context)], ignore_index=True)
 
 
-class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
+class RecommenderPyfunc(PythonModel):
     """A fitted :class:`~mlops_platform.models.recommender.model.Recommender` served through ``mlflow.pyfunc``.
 
     Args:
