@@ -3,7 +3,7 @@
 A model looks like a scikit-learn estimator: ``__init__`` stores ``params`` and ``seed``,
 ``fit(TrainingData)`` returns ``self`` and leaves learned state in attributes ending in ``_``,
 ``predict_frame`` scores a frame and ``evaluate`` measures a holdout against the model's own
-baseline. Models never log or register themselves: ``registry.py`` logs what they return.
+baseline. Models never log or register themselves: ``pipelines/train.py`` logs what they return.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 (and with it the model) with cloudpickle when the registry logs it, and loading it back gives a
 ``predict`` that takes a feature frame and returns ``predict_frame``'s output. Columns beyond
 the model's features are ignored; missing feature columns fail with an error naming them. This
-module never logs anything: ``registry.py`` does.
+module never logs anything: ``registry/tracking.py`` does.
 """
 
 from __future__ import annotations
