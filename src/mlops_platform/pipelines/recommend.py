@@ -10,7 +10,6 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from mlops_platform import registry
-from mlops_platform.errors import NoChampionError
 
 
 @dataclass(frozen=True)
@@ -46,13 +45,8 @@ def recommend(
     import mlflow
 
     if version is None:
-        registry.reconcile_aliases(client, model, seen_by="mlops recommend")
-        champion = registry.version_by_alias(client, model, registry.CHAMPION)
-        if champion is None:
-            raise NoChampionError(
-                f"{model!r} has no champion: run `mlops train recommender` or `mlops promote {model} VERSION`"
-            )
-        version = str(champion.version)
+        how = f"run `mlops train recommender` or `mlops promote {model} VERSION`"
+        version = str(registry.require_champion(client, model, seen_by="mlops recommend", how=how).version)
     loaded = mlflow.pyfunc.load_model(f"models:/{model}/{version}")
     frame = pd.DataFrame([{"customer_id": c, **(profile or {})} for c in customer_ids])
     return Recommendations(model, version, loaded.predict(frame, params={"n": n}))

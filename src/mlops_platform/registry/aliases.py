@@ -123,8 +123,11 @@ def rollback(client: MlflowClient, name: str, actor: str | None = None) -> Alias
     return event
 
 
-def require_champion(client: MlflowClient, name: str, seen_by: str = "mlops") -> ModelVersion:
+def require_champion(client: MlflowClient, name: str, seen_by: str = "mlops", how: str | None = None) -> ModelVersion:
     """The champion version of ``name``, after the aliases were reconciled with the history.
+
+    Args:
+        how: what the user can do about a missing champion (default: train it or promote a version).
 
     Raises:
         NoChampionError: ``name`` has no champion; the message says how to get one.
@@ -132,5 +135,6 @@ def require_champion(client: MlflowClient, name: str, seen_by: str = "mlops") ->
     reconcile_aliases(client, name, seen_by=seen_by)
     champion = version_by_alias(client, name, CHAMPION)
     if champion is None:
-        raise NoChampionError(f"model {name!r} has no champion: train it or run `mlops promote {name} VERSION`")
+        hint = how or f"train it or run `mlops promote {name} VERSION`"
+        raise NoChampionError(f"model {name!r} has no champion: {hint}")
     return champion
