@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
@@ -204,3 +205,33 @@ def test_a_forced_drift_check_decides_to_retrain(env, client) -> None:
     assert "retrain: yes (forced)" in output
     report = json.loads(store.get_bytes(f"reports/drift/date={day}/churn.json"))
     assert (report["retrain"], report["retrain_reason"]) == (True, "forced")
+
+
+def test_score_refuses_an_empty_or_inf_snapshot_and_keeps_the_scores(env, client) -> None:
+    if registry.version_by_alias(client, "churn", registry.CHAMPION) is None:
+        mlops(env, "train", "churn", "--run-key", "manual__1")
+    store = ObjectStore(env["MLOPS_STORAGE_URI"])
+    dates = store.list_dates("features/customer")
+    day = dates[0] - dt.timedelta(days=1)  # a date no other test reads
+    snapshot, scores = f"features/customer/date={day}", f"scores/churn/date={day}"
+    good = store.read_partition(f"features/customer/date={dates[-1]}")
+    good = good.set_column(1, "snapshot_date", pa.array([day] * good.num_rows, pa.date32()))
+    store.write_partition(snapshot, good)
+    mlops(env, "score", "churn", "--date", day.isoformat())
+    before, rows = store.manifest(scores), store.read_partition(scores)
+    assert rows.num_rows == good.num_rows
+    column = good.column_names.index("usage_7d_data_mb")
+    infinite = good.set_column(column, "usage_7d_data_mb", pa.array([float("inf")] * good.num_rows, pa.float64()))
+    for bad, message in [
+        (good.slice(0, 0), "has 0 rows: nothing to score; nothing written to"),
+        (infinite, f"inf or -inf values in usage_7d_data_mb ({good.num_rows:,} row(s)); nothing written to"),
+    ]:
+        store.write_partition(snapshot, bad)
+        result = CliRunner().invoke(
+            app, ["--config-dir", str(Path("config").resolve()), "score", "churn", "--date", day.isoformat()], env=env
+        )
+        assert result.exit_code == 1, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+        assert store.manifest(scores) == before
+        assert store.read_partition(scores).equals(rows)

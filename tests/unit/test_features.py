@@ -16,7 +16,9 @@ import pytest
 from feature_lake import BUCKET_CASES, SNAPSHOT_IDS, D, RawLake, day, scenario, spy_raw_reads
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from mlops_platform.cli import app
 from mlops_platform.config import PlatformSettings, load_platform_settings
 from mlops_platform.data.raw import write_raw
 from mlops_platform.data.schemas import contract
@@ -341,3 +343,93 @@ def test_dense_and_sparse_favourites_agree() -> None:
             best = max(totals[customer][seen[customer]])
             first = min(c for c in range(4) if seen[customer, c] and totals[customer, c] == best)
             assert dense[customer] == first
+
+
+# -- non-finite features and empty snapshots -------------------------------------------------------
+def test_an_inf_feature_is_refused_naming_the_column_and_count(snapshot: pa.Table) -> None:
+    values = snapshot.column("monetary_90d").to_pylist()
+    values[0], values[1] = float("inf"), float("-inf")
+    with pytest.raises(
+        DataValidationError,
+        match=r"features/customer\.monetary_90d: 2 inf or -inf value\(s\) \(rule: finite values\)",
+    ):
+        check_snapshot(_with(snapshot, "monetary_90d", values), D)
+
+
+def test_an_empty_snapshot_is_refused(snapshot: pa.Table) -> None:
+    with pytest.raises(DataValidationError, match=r"features/customer date=2025-04-11: 0 rows \(rule: not empty\)"):
+        check_snapshot(snapshot.slice(0, 0), D)
+
+
+def _inf_usage(store: ObjectStore) -> None:
+    """Customer 1's data MB on D-1 becomes inf (as a float64 1e300 cast to float32 once did)."""
+    partition = f"raw/usage/date={day(-1)}"
+    usage = store.read_partition(partition)
+    values = [
+        float("inf") if cid == 1 else mb
+        for cid, mb in zip(usage["customer_id"].to_pylist(), usage["data_mb"].to_pylist(), strict=True)
+    ]
+    store.write_partition(partition, usage.set_column(2, "data_mb", pa.array(values, pa.float32())))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_inf_usage_never_reaches_a_committed_snapshot(store: ObjectStore, platform: PlatformSettings) -> None:
+    good = build_snapshot(store, platform, D, validate_raw=False)
+    rows = read_snapshot(store, D)
+    _inf_usage(store)
+    with pytest.raises(
+        DataValidationError,
+        match=r"features/customer\.usage_7d_data_mb: 1 inf or -inf value\(s\) \(rule: finite values\)",
+    ):
+        build_snapshot(store, platform, D, validate_raw=False)
+    assert store.manifest(snapshot_partition(D)) == good
+    assert read_snapshot(store, D).equals(rows)
+
+
+def test_a_build_without_rows_keeps_the_committed_snapshot(
+    store: ObjectStore, platform: PlatformSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = build_snapshot(store, platform, D, validate_raw=False)
+    monkeypatch.setattr(snapshot_module, "compute_snapshot", lambda *args: SNAPSHOT_SCHEMA.empty_table())
+    with pytest.raises(DataValidationError, match=r"0 rows \(rule: not empty\)"):
+        build_snapshot(store, platform, D, validate_raw=False)
+    assert store.manifest(snapshot_partition(D)) == good
+    assert read_snapshot(store, D).num_rows == good.rows == len(SNAPSHOT_IDS)
+
+
+def _features_check(store: ObjectStore, *args: str):
+    env = {"MLOPS_STORAGE_URI": store.url("")}
+    return CliRunner().invoke(app, ["--config-dir", str(REPO / "config"), "features", "check", *args], env=env)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        pytest.param(
+            lambda t: t.slice(0, 0),
+            "error: features/customer date=2025-04-11: 0 rows (rule: not empty)",
+            id="empty",
+        ),
+        pytest.param(
+            lambda t: _with(t, "usage_7d_data_mb", [float("inf")] * t.num_rows),
+            f"error: features/customer.usage_7d_data_mb: {len(SNAPSHOT_IDS)} inf or -inf value(s) "
+            "(rule: finite values)",
+            id="inf",
+        ),
+    ],
+)
+def test_cli_check_fails_an_empty_or_inf_snapshot(
+    store: ObjectStore, snapshot: pa.Table, bad: Any, message: str
+) -> None:
+    manifest = store.write_partition(snapshot_partition(D), bad(snapshot))
+    result = _features_check(store, "--date", D.isoformat())
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines() == [message]
+    assert store.manifest(snapshot_partition(D)) == manifest
+
+
+def test_cli_check_passes_a_good_snapshot(store: ObjectStore, snapshot: pa.Table) -> None:
+    store.write_partition(snapshot_partition(D), snapshot)
+    result = _features_check(store, "--date", D.isoformat())
+    assert result.exit_code == 0, result.output
+    assert f"{len(SNAPSHOT_IDS)} customers pass the feature contract" in result.output

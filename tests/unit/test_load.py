@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from raw_tables import DAY, TS, customers, products, transactions
+from raw_tables import DAY, TS, customers, products, transactions, usage
 from typer.testing import CliRunner
 
 from mlops_platform.cli import app
@@ -17,7 +17,7 @@ from mlops_platform.config import PlatformSettings, load_platform_settings
 from mlops_platform.data.loading import load_file
 from mlops_platform.data.raw import write_raw
 from mlops_platform.errors import DataValidationError, InputError
-from mlops_platform.storage import ObjectStore, date_partition
+from mlops_platform.storage import Manifest, ObjectStore, date_partition
 
 PART = date_partition("raw/transactions", DAY)
 
@@ -154,3 +154,162 @@ def test_cli_load_failures_are_one_line(store: ObjectStore, tmp_path: Path, conf
     assert missing.exit_code == 1 and "no such file" in missing.output
     bad_date = _cli(tmp_path, config_dir, "transactions", str(bad), "--date", "March 10")
     assert bad_date.exit_code == 2 and "YYYY-MM-DD" in bad_date.output
+
+
+# -- non-finite, out-of-range and overflowing numbers; empty files; future dates -----------------
+USAGE_PART = date_partition("raw/usage", DAY)
+
+
+@pytest.fixture
+def with_usage(store: ObjectStore) -> ObjectStore:
+    """The store plus a committed 3-row usage partition of DAY."""
+    write_raw(store, "usage", DAY, usage())
+    return store
+
+
+def usage_file(path: Path, data_mb: pa.Array) -> Path:
+    """A parquet usage file of DAY for customers 1-3 with the given ``data_mb`` column."""
+    pq.write_table(usage().set_column(2, "data_mb", data_mb), path)
+    return path
+
+
+def assert_usage_unchanged(store: ObjectStore, before: Manifest | None) -> None:
+    """The usage partition of DAY still has its manifest and its three rows."""
+    assert before is not None
+    assert store.manifest(USAGE_PART) == before
+    assert store.read_partition(USAGE_PART).equals(usage())
+
+
+@pytest.mark.parametrize(
+    ("data_mb", "pattern"),
+    [
+        pytest.param(
+            pa.array([1e300, 2.0, 1e39], pa.float64()),
+            r"usage\.data_mb: 2 value\(s\) too large for float \(they would become inf; rule: float32 overflow\)",
+            id="float64-overflows-float32",
+        ),
+        pytest.param(
+            pa.array([float("inf"), 2.0, 3.0], pa.float32()),
+            r"usage\.data_mb: rule 'finite values' broken by 1 row\(s\) \(inf or -inf\); e\.g\. customer_id 1",
+            id="inf",
+        ),
+        pytest.param(
+            pa.array([1.0, -float("inf"), float("inf")], pa.float64()),
+            r"usage\.data_mb: rule 'finite values' broken by 2 row\(s\)",
+            id="float64-inf-and-minus-inf",
+        ),
+        pytest.param(
+            pa.array([1.0, 2e7, 3.0], pa.float32()),
+            r"usage\.data_mb: rule 'value range' broken by 1 row\(s\) \(value above 10,000,000\); e\.g\. customer_id 2",
+            id="above-the-declared-bound",
+        ),
+    ],
+)
+def test_non_finite_and_out_of_range_numbers_are_refused(
+    with_usage: ObjectStore, settings: PlatformSettings, tmp_path: Path, data_mb: pa.Array, pattern: str
+) -> None:
+    before = with_usage.manifest(USAGE_PART)
+    path = usage_file(tmp_path / "usage.parquet", data_mb)
+    with pytest.raises(
+        DataValidationError, match=r"usage\.parquet not loaded into raw/usage/date=2025-03-10: " + pattern
+    ):
+        load_file(with_usage, settings, "usage", path, DAY)
+    assert_usage_unchanged(with_usage, before)
+
+
+def test_an_overflowing_csv_number_is_refused(store: ObjectStore, settings: PlatformSettings, tmp_path: Path) -> None:
+    path = tmp_path / "usage.csv"
+    path.write_text("customer_id,date,data_mb,voice_min,sms\n1,2025-03-10,1e300,1,0\n2,2025-03-10,5,1,0\n")
+    with pytest.raises(DataValidationError, match=r"usage\.data_mb: 1 value\(s\) too large for float"):
+        load_file(store, settings, "usage", path, DAY)
+    assert store.list_dates("raw/usage") == []
+
+
+def test_transaction_amounts_above_the_bound_are_refused(
+    store: ObjectStore, settings: PlatformSettings, tmp_path: Path
+) -> None:
+    before = store.manifest(PART)
+    path = write_csv(tmp_path / "big.csv", GOOD_ROWS[:2] + ["13,3,12,2025-03-10 10:00:00,1,2e13,"])
+    with pytest.raises(DataValidationError, match=r"transactions\.amount_idr: rule 'value range' broken by 1 row"):
+        load_file(store, settings, "transactions", path, DAY)
+    assert store.manifest(PART) == before
+    assert store.read_partition(PART).equals(transactions())
+
+
+def test_an_empty_file_does_not_replace_committed_rows(
+    with_usage: ObjectStore, settings: PlatformSettings, tmp_path: Path
+) -> None:
+    before = with_usage.manifest(USAGE_PART)
+    path = tmp_path / "empty.parquet"
+    pq.write_table(usage().slice(0, 0), path)
+    with pytest.raises(
+        DataValidationError,
+        match=r"empty\.parquet not loaded into raw/usage/date=2025-03-10: the file has no rows and would replace "
+        r"the 3 committed row\(s\) .*pass --allow-empty",
+    ):
+        load_file(with_usage, settings, "usage", path, DAY)
+    assert_usage_unchanged(with_usage, before)
+    result = load_file(with_usage, settings, "usage", path, DAY, allow_empty=True)
+    assert result.manifest.rows == 0
+    assert with_usage.read_partition(USAGE_PART).num_rows == 0
+
+
+def test_an_empty_file_may_start_a_new_partition(
+    store: ObjectStore, settings: PlatformSettings, tmp_path: Path
+) -> None:
+    path = tmp_path / "empty.parquet"
+    pq.write_table(usage().slice(0, 0), path)
+    assert load_file(store, settings, "usage", path, DAY).manifest.rows == 0
+
+
+def _future_day() -> dt.date:
+    return dt.datetime.now(dt.UTC).date() + dt.timedelta(days=400)
+
+
+def test_a_partition_dated_after_today_is_refused(
+    store: ObjectStore, settings: PlatformSettings, tmp_path: Path
+) -> None:
+    future = _future_day()
+    part = date_partition("raw/transactions", future)
+    rows = transactions(transaction_id=[41, 42, 43, 44], ts=[dt.datetime.combine(future, dt.time(9))] * 4)
+    write_raw(store, "transactions", future, rows)  # as a generator run with a wrong --start would
+    before = store.manifest(part)
+    path = tmp_path / "future.parquet"
+    pq.write_table(
+        transactions(transaction_id=[51, 52, 53, 54], ts=[dt.datetime.combine(future, dt.time(10))] * 4), path
+    )
+    with pytest.raises(
+        DataValidationError,
+        match=rf"future\.parquet not loaded into raw/transactions/date={future}: the partition date {future} "
+        r"is after today \d{4}-\d\d-\d\d \(UTC\)",
+    ):
+        load_file(store, settings, "transactions", path, future)
+    assert store.manifest(part) == before
+    assert store.read_partition(part).equals(rows)
+
+
+def test_cli_load_empty_needs_allow_empty(with_usage: ObjectStore, tmp_path: Path, config_dir: Path) -> None:
+    before = with_usage.manifest(USAGE_PART)
+    path = tmp_path / "empty.parquet"
+    pq.write_table(usage().slice(0, 0), path)
+    refused = _cli(tmp_path, config_dir, "usage", str(path), "--date", "2025-03-10")
+    assert refused.exit_code == 1
+    assert refused.output.startswith(
+        "error: empty.parquet not loaded into raw/usage/date=2025-03-10: the file has no rows"
+    )
+    assert "--allow-empty" in refused.output
+    assert len(refused.output.strip().splitlines()) == 1
+    assert_usage_unchanged(with_usage, before)
+    allowed = _cli(tmp_path, config_dir, "usage", str(path), "--date", "2025-03-10", "--allow-empty")
+    assert allowed.exit_code == 0, allowed.output
+    assert "loaded 0 rows into raw/usage/date=2025-03-10" in allowed.output
+
+
+def test_cli_load_a_future_date_is_one_line(store: ObjectStore, tmp_path: Path, config_dir: Path) -> None:
+    future = _future_day()
+    path = write_csv(tmp_path / "day.csv", GOOD_ROWS)
+    result = _cli(tmp_path, config_dir, "transactions", str(path), "--date", future.isoformat())
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1
+    assert f"the partition date {future} is after today" in result.output
+    assert store.list_dates("raw/transactions") == [DAY]

@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from mlops_platform.cli import app
 from mlops_platform.config import PlatformSettings, load_platform_settings
 from mlops_platform.data.raw import write_raw
+from mlops_platform.data.rules import References, check_table
+from mlops_platform.data.schemas import contract
 from mlops_platform.data.validate import (
     check_history_coverage,
     ensure_history,
@@ -371,3 +373,80 @@ def test_cli_validate_training_date(tmp_path: Path, config_dir: Path, store: Obj
     result = run_cli(tmp_path, config_dir, "data", "validate", "--training-date", "2025-03-20")
     assert result.exit_code == 1
     assert "rule 'history coverage'" in result.output
+
+
+# -- non-finite, out-of-range and overflowing numbers; partitions from the future ----------------
+def test_inf_in_a_stored_partition_is_a_violation(store: ObjectStore, settings: PlatformSettings) -> None:
+    good_lake(store)
+    bad = usage().set_column(2, "data_mb", pa.array([1.0, float("inf"), float("inf")], pa.float32()))
+    write_raw(store, "usage", DAY, bad)
+    before = store.manifest(date_partition("raw/usage", DAY))
+    _fails(
+        store,
+        settings,
+        r"usage\.data_mb: rule 'finite values' broken by 2 row\(s\) \(inf or -inf\); e\.g\. customer_id 2, 3",
+    )
+    assert store.manifest(date_partition("raw/usage", DAY)) == before
+
+
+def test_values_above_the_declared_bound(store: ObjectStore, settings: PlatformSettings) -> None:
+    good_lake(store)
+    write_raw(store, "transactions", DAY, transactions(quantity=[1, 2_000_000, 1, 1]))
+    _fails(
+        store,
+        settings,
+        r"transactions\.quantity: rule 'value range' broken by 1 row\(s\) \(value above 1,000,000\); "
+        r"e\.g\. transaction_id 2",
+    )
+
+
+def test_a_float64_column_that_overflows_float32_is_named(store: ObjectStore, settings: PlatformSettings) -> None:
+    good_lake(store)
+    wide = usage().set_column(2, "data_mb", pa.array([1e300, 2.0, 3.0], pa.float64()))
+    put_bad(store, "usage", wide)
+    report = validate_day(store, settings, DAY)
+    messages = [v.message() for v in report.violations]
+    assert (
+        "usage.data_mb: rule 'float32 overflow' broken by 1 row(s) (finite as double, inf as float); e.g. customer_id 1"
+        in messages
+    )
+
+
+def test_the_conforming_writer_refuses_overflow(store: ObjectStore) -> None:
+    wide = usage().set_column(2, "data_mb", pa.array([1e300, 2.0, 3e38 * 10], pa.float64()))
+    with pytest.raises(
+        DataValidationError, match=r"usage\.data_mb: 2 value\(s\) too large for float .*float32 overflow"
+    ):
+        write_raw(store, "usage", DAY, wide)
+    assert store.list_dates("raw/usage") == []
+
+
+def test_a_partition_dated_after_today_is_a_violation(store: ObjectStore, settings: PlatformSettings) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    future = today + dt.timedelta(days=1)
+    write_raw(store, "customers", future, customers([7], signup=future))
+    first = validate_day(store, settings, future).violations[0].message()
+    assert first == (
+        f"customers: rule 'partition date not in the future' broken by 1 row(s) "
+        f"(partition dated {future}, after today {today} (UTC))"
+    )
+    with pytest.raises(DataValidationError, match=rf"raw data of {future}: customers: rule 'partition date not in"):
+        ensure_valid(store, settings, [future])
+
+
+def test_today_is_not_the_future() -> None:
+    spec = contract("usage")
+    refs = References(customer_ids=pa.array([1, 2, 3], pa.int64()))
+    assert check_table(spec, usage(), DAY, refs, 0.1, 3, today=DAY).passed
+    late = check_table(spec, usage(), DAY, refs, 0.1, 3, today=DAY - dt.timedelta(days=1))
+    assert [v.rule for v in late.violations] == ["partition date not in the future"]
+
+
+def test_cli_validate_names_a_future_partition(tmp_path: Path, config_dir: Path, store: ObjectStore) -> None:
+    future = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)
+    write_raw(store, "customers", future, customers([7], signup=future))
+    result = run_cli(tmp_path, config_dir, "data", "validate", "--date", future.isoformat())
+    assert result.exit_code == 1
+    error = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(error) == 1
+    assert f"partition dated {future}, after today" in error[0]

@@ -165,10 +165,18 @@ def load_command(
     table: Annotated[str, typer.Argument(help="Raw table: customers, products, transactions, usage, events.")],
     file: Annotated[Path, typer.Argument(help="A .csv, .csv.gz or .parquet file with the table's columns.")],
     date: Annotated[str, typer.Option("--date", help="The partition to write (YYYY-MM-DD).")],
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Let a file without rows replace a partition that has rows."),
+    ] = False,
 ) -> None:
-    """Load a file into one raw partition: conformed and validated first; nothing is written on failure."""
+    """Load a file into one raw partition: conformed and validated first; nothing is written on failure.
+
+    A date after today (UTC) is refused, and so is an empty file that would replace committed rows
+    (unless --allow-empty).
+    """
     context = get_context(ctx)
-    result = load_file(context.store, context.settings, table, file, parse_date(date))
+    result = load_file(context.store, context.settings, table, file, parse_date(date), allow_empty=allow_empty)
     out.print(
         f"loaded {result.manifest.rows:,} rows into raw/{table}/date={result.day.isoformat()} "
         f"(attempt {result.manifest.attempt}); {len(result.check.rules)} rules passed",

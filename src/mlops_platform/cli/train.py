@@ -41,7 +41,7 @@ def training_set_build(
 
     context = get_context(ctx)
     context.models.model(model)
-    day = parse_date(as_of, "as-of") if as_of else _default_as_of(context)
+    day = parse_date(as_of, "as-of") if as_of is not None else _default_as_of(context)
     name = run or _run_name(day, None)
     prepared = prepare_from_lake(context.store, context.settings, context.models, model, day, name)
     manifest = prepared.manifest
@@ -96,7 +96,7 @@ def train(
     else:
         if target or id_column or time_column:
             raise typer.BadParameter("--target/--id/--time go with --table", param_hint="--table")
-        day = parse_date(as_of, "as-of") if as_of else _default_as_of(context)
+        day = parse_date(as_of, "as-of") if as_of is not None else _default_as_of(context)
         prepared = prepare_from_lake(
             context.store, context.settings, context.models, model, day, _run_name(day, run_key)
         )
@@ -114,7 +114,7 @@ def _train_recommender(
             "the recommender trains from the lake's transactions: --table/--target/--id/--time do not apply",
             param_hint="--table",
         )
-    day = parse_date(as_of, "as-of") if as_of else _default_as_of(context)
+    day = parse_date(as_of, "as-of") if as_of is not None else _default_as_of(context)
     outcome = train_recommender(
         context.store, context.settings, context.models, day, run_key, name=name or "recommender"
     )

@@ -26,7 +26,7 @@ from mlops_platform.errors import DataValidationError
 from mlops_platform.storage import Manifest, ObjectStore, date_partition
 
 # Bump when the rules change so that cached verdicts are not trusted any more.
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 
 
 class UnreadablePartition(DataValidationError):

@@ -2,7 +2,9 @@
 
 The file is read, conformed to the table's contract and checked with the same rules as
 ``mlops data validate`` (against the customers and products already in the lake) before
-anything is written; a file that breaks a rule leaves the lake exactly as it was.
+anything is written; a file that breaks a rule leaves the lake exactly as it was. A partition
+dated after today (UTC) is refused, and so is an empty file that would replace rows already
+committed, unless the caller allows it (``--allow-empty``).
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ import pyarrow.parquet as pq
 from mlops_platform.config import PlatformSettings
 from mlops_platform.data.lake_view import LakeView
 from mlops_platform.data.raw import conform, write_raw
-from mlops_platform.data.rules import TableCheck
+from mlops_platform.data.rules import R_FUTURE, TableCheck, utc_today
 from mlops_platform.data.schemas import CONTRACTS, TableContract
 from mlops_platform.data.validate import check_partition
 from mlops_platform.errors import DataValidationError, InputError
-from mlops_platform.storage import Manifest, ObjectStore
+from mlops_platform.storage import Manifest, ObjectStore, date_partition
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -76,6 +78,25 @@ def failure_message(where: str, check: TableCheck) -> str:
     return f"{where}: {first}{more}"
 
 
+def refuse_future(where: str, day: dt.date) -> None:
+    """Raise unless ``day`` is today (UTC) or earlier: raw data of a later day cannot exist yet."""
+    today = utc_today()
+    if day > today:
+        raise DataValidationError(
+            f"{where}: the partition date {day.isoformat()} is after today {today.isoformat()} (UTC) (rule: {R_FUTURE})"
+        )
+
+
+def refuse_emptying(store: ObjectStore, spec: TableContract, day: dt.date, where: str) -> None:
+    """Raise if the committed partition of ``day`` has rows (an empty file would replace them)."""
+    committed = store.manifest(date_partition(spec.dataset, day))
+    if committed is not None and committed.rows > 0:
+        raise DataValidationError(
+            f"{where}: the file has no rows and would replace the {committed.rows:,} committed row(s) "
+            f"(attempt {committed.attempt}); pass --allow-empty to empty the partition"
+        )
+
+
 def load_file(
     store: ObjectStore,
     settings: PlatformSettings,
@@ -83,20 +104,29 @@ def load_file(
     path: Path,
     day: dt.date,
     writer: str | None = None,
+    *,
+    allow_empty: bool = False,
 ) -> LoadResult:
     """Conform and validate ``path`` as the ``table_name`` partition of ``day``, then commit it.
 
+    Args:
+        allow_empty: let a file without rows replace a partition that has rows.
+
     Raises:
         InputError: an unknown table, a missing or unreadable file.
-        DataValidationError: the file breaks a contract rule; nothing was written.
+        DataValidationError: the file breaks a contract rule, ``day`` is after today (UTC), or an
+            empty file would replace committed rows; nothing was written.
     """
     spec = known_table(table_name)
-    raw = read_user_file(path, spec)
     where = f"{path.name} not loaded into {spec.dataset}/date={day.isoformat()}"
+    refuse_future(where, day)
+    raw = read_user_file(path, spec)
     try:
         table = conform(raw, spec)
     except DataValidationError as exc:
         raise DataValidationError(f"{where}: {exc}") from None
+    if table.num_rows == 0 and not allow_empty:
+        refuse_emptying(store, spec, day, where)
     check = check_partition(LakeView(store), settings, table_name, day, table, candidate=True)
     if not check.passed:
         raise DataValidationError(failure_message(where, check))

@@ -14,6 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from mlops_platform.data.numeric import overflow_count
+from mlops_platform.data.rules import R_OVERFLOW
 from mlops_platform.data.schemas import TableContract, contract
 from mlops_platform.errors import DataValidationError
 from mlops_platform.storage import Manifest, ObjectStore, date_partition
@@ -23,7 +25,8 @@ def conform(table: pa.Table, spec: TableContract) -> pa.Table:
     """Return ``table`` with exactly the contract's columns, in order, cast to its types.
 
     Raises:
-        DataValidationError: a column is missing or cannot be cast; the message names it.
+        DataValidationError: a column is missing or cannot be cast, or holds finite numbers
+            too large for its float type (they would become inf); the message names it.
     """
     missing = [name for name in spec.columns if name not in table.column_names]
     if missing:
@@ -32,6 +35,7 @@ def conform(table: pa.Table, spec: TableContract) -> pa.Table:
     for field in spec.schema:
         column = table.column(field.name)
         if column.type != field.type:
+            _refuse_overflow(spec, field, column)
             try:
                 column = column.cast(field.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -41,6 +45,16 @@ def conform(table: pa.Table, spec: TableContract) -> pa.Table:
                 ) from None
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=spec.schema)
+
+
+def _refuse_overflow(spec: TableContract, field: pa.Field, column: pa.ChunkedArray) -> None:
+    """Raise unless ``column`` casts to ``field``'s type without a finite value becoming inf."""
+    overflow = overflow_count(column, field.type)
+    if overflow:
+        raise DataValidationError(
+            f"{spec.name}.{field.name}: {overflow:,} value(s) too large for {field.type} "
+            f"(they would become inf; rule: {R_OVERFLOW})"
+        )
 
 
 def write_raw(

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mlops_platform.data.numeric import float_overflow
 from mlops_platform.data.schemas import CATEGORIES, EVENT_TYPES, SEGMENTS, TableContract
 
 # Tables whose key names one row per partition (events have many rows per customer).
@@ -35,6 +36,10 @@ R_READABLE = "readable file"
 R_MISSING = "missing values"
 R_UNIQUE = "unique key"
 R_NON_NEGATIVE = "non-negative"
+R_FINITE = "finite values"
+R_RANGE = "value range"
+R_OVERFLOW = "float32 overflow"
+R_FUTURE = "partition date not in the future"
 R_TIME = "time on partition date"
 R_SIGNUP = "signup on or before partition date"
 R_KNOWN_PRODUCT = "known product"
@@ -183,6 +188,9 @@ def conform_soft(spec: TableContract, table: pa.Table, checker: TableChecker) ->
             continue
         detail = f"stored as {column.type}, contract says {contract_field.type}"
         checker.whole_column(name, R_TYPES, detail)
+        overflow = float_overflow(column, contract_field.type)
+        if overflow is not None:
+            checker.record(R_OVERFLOW, name, overflow, f"finite as {column.type}, inf as {contract_field.type}")
         with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
             columns[name] = column.cast(contract_field.type)
     return pa.table(columns)
@@ -226,11 +234,47 @@ def _record_repeated(checker: TableChecker, key: str, column: pa.ChunkedArray) -
     checker.record(R_UNIQUE, key, mask, "repeated within the day")
 
 
+def _finite(column: pa.ChunkedArray, mask: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``mask`` without the infinite values of ``column`` (they are the finite rule's)."""
+    return pc.and_(mask, pc.is_finite(column)) if pa.types.is_floating(column.type) else mask
+
+
 def check_non_negative(checker: TableChecker) -> None:
-    """The contract's non-negative columns hold no value below zero."""
+    """The contract's non-negative columns hold no (finite) value below zero."""
     for name in checker.spec.non_negative:
         if checker.has(name):
-            checker.record(R_NON_NEGATIVE, name, pc.less(checker.table.column(name), 0), "value below 0")
+            column = checker.table.column(name)
+            checker.record(R_NON_NEGATIVE, name, _finite(column, pc.less(column, 0)), "value below 0")
+
+
+def check_finite(checker: TableChecker) -> None:
+    """Floating-point columns hold no inf or -inf (NaN counts as missing: the missing-values rule)."""
+    for name in checker.spec.float_columns:
+        if checker.has(name):
+            checker.record(R_FINITE, name, pc.is_inf(checker.table.column(name)), "inf or -inf")
+
+
+def check_range(checker: TableChecker) -> None:
+    """Numeric columns stay at or below their declared upper bound (inf is the finite rule's)."""
+    for name, high in checker.spec.upper_bounds:
+        if not checker.has(name):
+            continue
+        column = checker.table.column(name)
+        checker.record(R_RANGE, name, _finite(column, pc.greater(column, high)), f"value above {high:,.0f}")
+
+
+def check_not_future(checker: TableChecker, day: dt.date, today: dt.date) -> None:
+    """A raw partition is not dated after today: facts of tomorrow cannot have happened yet."""
+    if day > today:
+        detail = f"partition dated {day.isoformat()}, after today {today.isoformat()} (UTC)"
+        checker.whole_column("", R_FUTURE, detail)
+    else:
+        checker.passed(R_FUTURE)
+
+
+def utc_today() -> dt.date:
+    """Today's date in UTC."""
+    return dt.datetime.now(dt.UTC).date()
 
 
 def check_time(checker: TableChecker, day: dt.date) -> None:
@@ -285,13 +329,20 @@ def check_table(
     refs: References,
     max_missing_share: float,
     example_ids: int,
+    today: dt.date | None = None,
 ) -> TableCheck:
-    """Run every rule of ``spec`` on one partition's ``table`` and collect all violations."""
+    """Run every rule of ``spec`` on one partition's ``table`` and collect all violations.
+
+    ``today`` (default: today in UTC) is the newest partition date allowed.
+    """
     checker = TableChecker(spec, table, example_ids)
+    check_not_future(checker, day, today or utc_today())
     checker.table = conform_soft(spec, table, checker)
     check_missing(checker, max_missing_share)
     check_unique_key(checker, refs.earlier_keys)
+    check_finite(checker)
     check_non_negative(checker)
+    check_range(checker)
     check_time(checker, day)
     check_known(checker, refs, day)
     check_allowed(checker)

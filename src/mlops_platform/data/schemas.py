@@ -36,12 +36,20 @@ class TableContract:
     required: bool
     # Columns that must not be negative.
     non_negative: tuple[str, ...] = ()
+    # Generous upper bounds of numeric columns, (column, largest allowed value): a value above
+    # one is a unit mix-up or a corrupt export, never a real day of a telco.
+    upper_bounds: tuple[tuple[str, float], ...] = ()
     # Columns that may be null without counting against the missing-value rule.
     nullable: tuple[str, ...] = ()
 
     @property
     def columns(self) -> list[str]:
         return list(self.schema.names)
+
+    @property
+    def float_columns(self) -> list[str]:
+        """The floating-point columns (the ones that can hold inf or NaN)."""
+        return [f.name for f in self.schema if pa.types.is_floating(f.type)]
 
     @property
     def dataset(self) -> str:
@@ -82,6 +90,8 @@ PRODUCTS = TableContract(
     kind="snapshot",
     required=True,
     non_negative=("price_idr", "validity_days", "data_mb", "voice_min"),
+    # A trillion rupiah, ten years, a petabyte, 100 million minutes.
+    upper_bounds=(("price_idr", 1e12), ("validity_days", 3_660), ("data_mb", 1e9), ("voice_min", 1e8)),
 )
 
 TRANSACTIONS = TableContract(
@@ -101,6 +111,8 @@ TRANSACTIONS = TableContract(
     kind="fact",
     required=True,
     non_negative=("quantity", "amount_idr"),
+    # A million packs, ten trillion rupiah in one transaction.
+    upper_bounds=(("quantity", 1_000_000), ("amount_idr", 1e13)),
 )
 
 USAGE = TableContract(
@@ -119,6 +131,8 @@ USAGE = TableContract(
     kind="fact",
     required=False,
     non_negative=("data_mb", "voice_min", "sms"),
+    # Per customer and day: 10 TB, 100,000 minutes (many lines of a business), a million SMS.
+    upper_bounds=(("data_mb", 1e7), ("voice_min", 1e5), ("sms", 1_000_000)),
 )
 
 EVENTS = TableContract(

@@ -23,6 +23,9 @@ def _check_column(table: pa.Table, spec: Column, dataset: str) -> None:
         nan = pc.sum(pc.is_nan(column)).as_py() or 0
         if nan:
             raise _fail(dataset, spec.name, "no NaN", f"{nan} NaN value(s)")
+        inf = pc.sum(pc.is_inf(column)).as_py() or 0
+        if inf:
+            raise _fail(dataset, spec.name, "finite values", f"{inf} inf or -inf value(s)")
     if spec.minimum is not None and column.length() > column.null_count:
         low = pc.min(column).as_py()
         if low < spec.minimum:
@@ -36,6 +39,23 @@ def _check_column(table: pa.Table, spec: Column, dataset: str) -> None:
         bad = sorted(set(unknown) - set(spec.values))
         if bad:
             raise _fail(dataset, spec.name, "allowed values", f"unexpected value(s) {bad[:5]}")
+
+
+def infinite_counts(table: pa.Table) -> dict[str, int]:
+    """Per floating-point column of ``table``, how many values are inf or -inf (only columns with some)."""
+    counts = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_floating(column.type):
+            count = int(pc.sum(pc.is_inf(column)).as_py() or 0)
+            if count:
+                counts[name] = count
+    return counts
+
+
+def require_rows(table: pa.Table, dataset: str, what: str) -> None:
+    """Raise DataValidationError if ``table`` has no rows; ``what`` names it (e.g. ``date=D``)."""
+    if table.num_rows == 0:
+        raise DataValidationError(f"{dataset} {what}: 0 rows (rule: not empty)")
 
 
 def check_table(table: pa.Table, columns: tuple[Column, ...], dataset: str, key: str) -> None:

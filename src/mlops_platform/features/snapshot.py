@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from mlops_platform.config import FeatureSettings, PlatformSettings
 from mlops_platform.data.raw import raw_dates, read_customers, read_products
 from mlops_platform.errors import DataValidationError
-from mlops_platform.features.checks import check_table
+from mlops_platform.features.checks import check_table, require_rows
 from mlops_platform.features.definitions import ARPU_BUCKETS, FEATURES, SNAPSHOT_KEYS, SNAPSHOT_SCHEMA
 from mlops_platform.features.purchases import (
     NO_PURCHASE,
@@ -205,8 +205,10 @@ def compute_snapshot(store: ObjectStore, settings: FeatureSettings, day: dt.date
 
 
 def check_snapshot(table: pa.Table, day: dt.date) -> None:
-    """Raise DataValidationError unless ``table`` is a well-formed snapshot of ``day``."""
+    """Raise DataValidationError unless ``table`` is a well-formed snapshot of ``day``: declared
+    columns and types, finite values within range, unique customers, at least one row."""
     check_table(table, SNAPSHOT_KEYS + FEATURES, DATASET, key="customer_id")
+    require_rows(table, DATASET, f"date={day.isoformat()}")
     dates = set(table.column("snapshot_date").unique().to_pylist())
     if dates - {day}:
         raise DataValidationError(

@@ -16,6 +16,9 @@ Column rules (every decision is recorded in the returned ``PrepReport``):
 The target: rows without one are dropped (and counted). Bools and boolean words become 0/1
 (classification); numeric 0/1 is classification; other numbers are regression; two text levels
 are classification with ``positive_label`` (default: the rarer level) as 1.
+
+Numbers must be finite: a feature or target column holding inf or -inf is refused (naming the
+columns) before anything is fitted.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+import numpy as np
 import pandas as pd
 
 from mlops_platform.errors import InputError
@@ -172,7 +176,7 @@ def prepare_table(
 
     Raises:
         InputError: a named column is missing, the target is constant or has more than two
-            classes, or no feature is left.
+            classes, no feature is left, or a feature or the target holds inf or -inf.
     """
     if task not in TASKS:
         raise InputError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -195,10 +199,31 @@ def prepare_table(
     if time_column is not None and columns.is_text(frame[time_column]):
         roles[time_column] = _parse_times(frame[time_column], time_column)
     out = pd.DataFrame({**prepared, **roles, target: labels})
+    refuse_infinite(out, [*prepared, target])
     data = TrainingData(out, list(prepared), target, list(report.categorical), id_column, time_column)
     for line in report.lines():
         _logger.info("prepare_table: %s", line)
     return data, report
+
+
+def infinite_counts(frame: pd.DataFrame, names: list[str]) -> dict[str, int]:
+    """Per numeric column of ``names``, how many values are inf or -inf (only columns with some)."""
+    counts: dict[str, int] = {}
+    for name in names:
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column):
+            count = int(np.isinf(column.to_numpy(dtype=float, na_value=np.nan)).sum())
+            if count:
+                counts[str(name)] = count
+    return counts
+
+
+def refuse_infinite(frame: pd.DataFrame, names: list[str]) -> None:
+    """Raise InputError naming every column of ``names`` that holds inf or -inf."""
+    counts = infinite_counts(frame, names)
+    if counts:
+        named = ", ".join(f"{name} ({count:,} row(s))" for name, count in counts.items())
+        raise InputError(f"the table has inf or -inf values in column(s) {named}; replace or drop them before training")
 
 
 def _parse_times(series: pd.Series, name: str) -> pd.Series:
