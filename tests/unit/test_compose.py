@@ -219,3 +219,27 @@ def test_make_env_writes_secrets_and_refuses_to_overwrite(tmp_path: Path) -> Non
     forced = run_make_env(tmp_path, "--force")
     assert forced.returncode == 0, forced.stderr
     assert (tmp_path / ".env").read_text(encoding="utf-8") != written
+
+
+def test_make_env_creates_the_file_owner_only_before_writing_a_secret(tmp_path: Path) -> None:
+    """With umask 0 a plain write would be world-readable; chmod afterwards is too late."""
+    script = (
+        "import os, pathlib, runpy, sys\n"
+        "os.umask(0)\n"
+        "pathlib.Path.chmod = lambda self, mode: None\n"  # nothing may rely on a chmod after the write
+        "os.chmod = lambda *args, **kwargs: None\n"
+        f"sys.argv = ['make_env.py', '--example', {str(ENV_EXAMPLE)!r}, '--output', {str(tmp_path / '.env')!r}]\n"
+        f"runpy.run_path({str(MAKE_ENV)!r}, run_name='__main__')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+
+
+def test_make_env_force_makes_an_existing_readable_file_owner_only(tmp_path: Path) -> None:
+    target = tmp_path / ".env"
+    target.write_text("OLD=1\n")
+    target.chmod(0o644)
+    assert run_make_env(tmp_path, "--force").returncode == 0
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert "OLD=1" not in target.read_text()

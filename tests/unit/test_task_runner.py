@@ -155,3 +155,24 @@ def test_the_local_backend_names_a_bad_option(tmp_path) -> None:
 
     with pytest.raises(MlopsCommandFailed, match="date"):
         run_mlops(["--config-dir", str(REPO / "config"), "features", "build", "--date", "yesterday"])
+
+
+def test_a_secret_looking_variable_caught_by_a_prefix_never_reaches_the_plain_environment(caplog) -> None:
+    settings = load_orchestration_settings(REPO / "config")
+    environ = {
+        "MLOPS_STORAGE_URI": "s3://lake/prod",
+        "MLOPS_WEBHOOK_SECRET": SECRET,
+        "MLOPS_API_TOKEN": SECRET,
+        "MLOPS_DB_PASSWORD": SECRET,
+        "MLOPS_SIGNING_KEY": SECRET,
+        "MLOPS_CLOUD_CREDENTIALS": SECRET,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+    }
+
+    with caplog.at_level("WARNING"):
+        env = task_environment(settings, environ)
+
+    assert env.plain == {"MLOPS_STORAGE_URI": "s3://lake/prod"}
+    assert env.secret == {"AWS_SECRET_ACCESS_KEY": SECRET}  # only runner.secret_env has a secret channel
+    assert SECRET not in caplog.text
+    assert "MLOPS_API_TOKEN" in caplog.text and "runner.secret_env" in caplog.text

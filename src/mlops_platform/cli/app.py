@@ -15,6 +15,7 @@ import typer
 from mlops_platform import __version__
 from mlops_platform.cli.data import app as data_app
 from mlops_platform.cli.drift import drift_app
+from mlops_platform.cli.failures import mlflow_http_defaults
 from mlops_platform.cli.features import app as features_app
 from mlops_platform.cli.lake import lake_app
 from mlops_platform.cli.models import models_app, promote, rollback
@@ -65,7 +66,8 @@ def root(
 ) -> None:
     """Keep a zoo of customer models fresh: data, features, training, registry, scoring."""
     configure_logging(verbose)
-    ctx.obj = CliContext(config_dir=config_dir)
+    ctx.with_resource(mlflow_http_defaults())
+    ctx.obj = CliContext(config_dir=config_dir, verbose=verbose)
 
 
 def main() -> None:

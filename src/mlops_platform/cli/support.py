@@ -8,10 +8,11 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,6 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from mlops_platform.cli import failures
 from mlops_platform.config import (
     ConfigError,
     ModelsSettings,
@@ -43,6 +45,7 @@ class CliContext:
     """What every command needs: the settings and the opened lake."""
 
     config_dir: Path | None
+    verbose: bool = False
 
     @functools.cached_property
     def settings(self) -> PlatformSettings:
@@ -65,6 +68,8 @@ def configure_logging(verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("mlflow").setLevel(logging.INFO if verbose else logging.ERROR)
+    # urllib3 warns once per retry of a refused connection; the failure itself is reported once.
+    logging.getLogger("urllib3").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
 def get_context(ctx: typer.Context) -> CliContext:
@@ -93,7 +98,12 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def user_errors(func: F) -> F:
-    """Turn the errors a user can cause into ``error: <message>`` and exit code 1."""
+    """Turn the errors a user can cause into ``error: <message>`` and exit code 1.
+
+    So are the failures of the services a command talks to (``failures.describe``: MLflow or S3
+    not reachable, a snapshot that does not fit the model's schema), unless ``--verbose`` asks
+    for their traceback. Every other exception propagates with its traceback.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -103,10 +113,26 @@ def user_errors(func: F) -> F:
             raise
         except USER_ERRORS as exc:
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=1) from None
+            _fail(message)
+        except Exception as exc:
+            message = failures.describe(exc)
+            if message is None or _verbose(kwargs.get("ctx")):
+                raise
+            _fail(message)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=1) from None
+
+
+def _verbose(ctx: Any) -> bool:
+    """Whether the command given ``ctx`` (its context, as every command's ``ctx`` argument) has ``--verbose``."""
+    find_root = getattr(ctx, "find_root", None)
+    obj = find_root().obj if callable(find_root) else None
+    return isinstance(obj, CliContext) and obj.verbose
 
 
 def progress() -> Progress:

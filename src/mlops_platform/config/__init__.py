@@ -6,9 +6,10 @@ fails loudly with the key's dotted name. An environment variable
 is parsed as YAML, so ``MLOPS_FEATURES_ARPU_BUCKET_EDGES="[1, 2, 3]"`` gives a list.
 Nothing here reads files or the environment at import time.
 
-One module per YAML file (``platform``, ``models``, ``drift``, ``orchestration``), the shared
-reading and override logic in ``loader`` and the section base in ``base``; every public name is
-re-exported here, so ``from mlops_platform.config import X`` is the way to import them.
+One module per YAML file (``platform``, ``models``, ``drift``, ``orchestration``); the shared
+reading, checking and override logic and the four ``load_*_settings`` functions in ``loader``;
+the section base in ``base``. Every public name is re-exported here, so
+``from mlops_platform.config import X`` is the way to import them.
 """
 
 from __future__ import annotations
@@ -21,15 +22,23 @@ from mlops_platform.config.drift import (
     DriftSettings,
     ReevaluationSettings,
     RetrainSettings,
-    load_drift_settings,
 )
 from mlops_platform.config.loader import (
     CONFIG_DIR_ENV,
     ENV_PREFIX,
     RESERVED_ENV,
+    SETTINGS_FILES,
+    all_section_names,
     apply_env_overrides,
+    check_env_names,
+    check_sections,
     find_config_dir,
+    load_drift_settings,
+    load_models_settings,
+    load_orchestration_settings,
+    load_platform_settings,
     load_section_file,
+    section_models,
 )
 from mlops_platform.config.models import (
     LOWER_IS_BETTER,
@@ -45,11 +54,11 @@ from mlops_platform.config.models import (
     TenureStep,
     TrackingSettings,
     TrainingSetSettings,
-    load_models_settings,
     parse_target,
 )
 from mlops_platform.config.orchestration import (
     BACKENDS,
+    SECRET_NAME_MARKERS,
     AirflowApiSettings,
     DockerSettings,
     KubernetesSettings,
@@ -57,7 +66,7 @@ from mlops_platform.config.orchestration import (
     RunnerSettings,
     SensorSettings,
     TaskSettings,
-    load_orchestration_settings,
+    looks_secret,
 )
 from mlops_platform.config.platform import (
     DateSettings,
@@ -67,7 +76,6 @@ from mlops_platform.config.platform import (
     PlatformSettings,
     StorageSettings,
     ValidationSettings,
-    load_platform_settings,
 )
 
 __all__ = [
@@ -79,6 +87,8 @@ __all__ = [
     "NUMERICAL_DRIFT_METHODS",
     "RECOMMENDER_LOSSES",
     "RESERVED_ENV",
+    "SECRET_NAME_MARKERS",
+    "SETTINGS_FILES",
     "AirflowApiSettings",
     "CandidateSettings",
     "ColdStartSettings",
@@ -109,12 +119,17 @@ __all__ = [
     "TrackingSettings",
     "TrainingSetSettings",
     "ValidationSettings",
+    "all_section_names",
     "apply_env_overrides",
+    "check_env_names",
+    "check_sections",
     "find_config_dir",
     "load_drift_settings",
     "load_models_settings",
     "load_orchestration_settings",
     "load_platform_settings",
     "load_section_file",
+    "looks_secret",
     "parse_target",
+    "section_models",
 ]

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-
 from pydantic import Field, field_validator
 
 from mlops_platform.config.base import _Section
-from mlops_platform.config.loader import find_config_dir, load_section_file
 
 # Evidently stat tests (by their registered names) that fit each column kind.
 NUMERICAL_DRIFT_METHODS = (
@@ -81,8 +77,3 @@ class DriftSettings(_Section):
     decision: DriftDecisionSettings
     retrain: RetrainSettings
     reevaluation: ReevaluationSettings
-
-
-def load_drift_settings(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -> DriftSettings:
-    """Load ``drift.yaml``, with ``MLOPS_DECISION_*``/``MLOPS_RETRAIN_*``/``MLOPS_REEVALUATION_*`` overrides."""
-    return load_section_file(DriftSettings, find_config_dir(config_dir) / "drift.yaml", env)

@@ -7,15 +7,11 @@ uri unless ``MLOPS_TRACKING_URI`` is set.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from mlops_platform.config.base import ConfigError, _Section
-from mlops_platform.config.loader import find_config_dir, load_section_file
 
 LOWER_IS_BETTER = frozenset({"rmse", "mae", "mape", "brier", "davies_bouldin", "rmse_buyers", "mae_buyers"})
 _TARGET_OPS = (">=", "<=", ">", "<")
@@ -236,13 +232,3 @@ class ModelsSettings(_Section):
         if name not in self.trainable_names:
             raise ConfigError(f"unknown model {name!r}; known models: {', '.join(self.trainable_names)}")
         return name
-
-
-def load_models_settings(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -> ModelsSettings:
-    """Load ``models.yaml``; ``MLFLOW_TRACKING_URI`` wins over the file's tracking uri."""
-    env = os.environ if env is None else env
-    settings = load_section_file(ModelsSettings, find_config_dir(config_dir) / "models.yaml", env)
-    if env.get("MLFLOW_TRACKING_URI") and "MLOPS_TRACKING_URI" not in env:
-        tracking = settings.tracking.model_copy(update={"uri": env["MLFLOW_TRACKING_URI"]})
-        settings = settings.model_copy(update={"tracking": tracking})
-    return settings

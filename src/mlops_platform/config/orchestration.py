@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mlops_platform.config.base import _Section
-from mlops_platform.config.loader import find_config_dir, load_section_file
 
 BACKENDS = ("local", "docker", "kubernetes")
+# A variable whose name holds one of these is a secret: never plain task environment.
+SECRET_NAME_MARKERS = ("SECRET", "TOKEN", "PASSWORD", "KEY", "CREDENTIAL")
+
+
+def looks_secret(name: str) -> bool:
+    """Whether the variable ``name`` looks like it holds a secret (``SECRET_NAME_MARKERS``)."""
+    upper = name.upper()
+    return any(marker in upper for marker in SECRET_NAME_MARKERS)
 
 
 class RunnerSettings(_Section):
@@ -21,6 +26,14 @@ class RunnerSettings(_Section):
     image: str = Field(min_length=1, description="the training-task image built from the Dockerfile")
     env: list[str] = Field(description="variables copied from the worker into the task as plain environment")
     secret_env: list[str] = Field(description="secret variables: private environment / Kubernetes secret keys")
+
+    @field_validator("env")
+    @classmethod
+    def _no_secret_by_name(cls, value: list[str]) -> list[str]:
+        named = [name for name in value if not name.endswith("*") and looks_secret(name)]
+        if named:
+            raise ValueError(f"{', '.join(named)} looks secret: list it under runner.secret_env instead")
+        return value
 
 
 class DockerSettings(_Section):
@@ -74,10 +87,3 @@ class OrchestrationSettings(_Section):
     sensor: SensorSettings
     tasks: TaskSettings
     airflow_api: AirflowApiSettings
-
-
-def load_orchestration_settings(
-    config_dir: Path | None = None, env: Mapping[str, str] | None = None
-) -> OrchestrationSettings:
-    """Load ``orchestration.yaml``, with ``MLOPS_RUNNER_*``, ``MLOPS_DOCKER_*`` ... overrides."""
-    return load_section_file(OrchestrationSettings, find_config_dir(config_dir) / "orchestration.yaml", env)

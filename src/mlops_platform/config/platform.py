@@ -7,13 +7,10 @@ variables (for example ``MLOPS_STORAGE_URI``) override single values (see ``load
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from pathlib import Path
 
 from pydantic import Field, field_validator
 
 from mlops_platform.config.base import _Section
-from mlops_platform.config.loader import find_config_dir, load_section_file
 
 
 class StorageSettings(_Section):
@@ -106,8 +103,3 @@ class PlatformSettings(_Section):
     features: FeatureSettings
     labels: LabelSettings
     validation: ValidationSettings
-
-
-def load_platform_settings(config_dir: Path | None = None, env: Mapping[str, str] | None = None) -> PlatformSettings:
-    """Load ``platform.yaml`` from the config folder, with ``MLOPS_*`` overrides."""
-    return load_section_file(PlatformSettings, find_config_dir(config_dir) / "platform.yaml", env)

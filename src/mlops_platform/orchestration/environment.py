@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mlops_platform.config import CONFIG_DIR_ENV, OrchestrationSettings
+from mlops_platform.config import CONFIG_DIR_ENV, OrchestrationSettings, looks_secret
+
+_logger = logging.getLogger(__name__)
 
 # Set by the training-task image (``container``) and by the local backend; training records it
 # as the version tag ``execution_backend``, so it is never copied from the worker.
@@ -28,9 +31,12 @@ def task_environment(settings: OrchestrationSettings, environ: Mapping[str, str]
     """Pick the task's variables out of the worker's ``environ``.
 
     Secrets (``runner.secret_env``) and the Airflow API credentials never go into ``plain``,
-    even when a prefix such as ``MLOPS_*`` would match them; nor does the worker's config
-    folder (``MLOPS_CONFIG_DIR``), a path the container does not have: the image has its own;
-    nor ``MLOPS_EXECUTION_BACKEND``, which the image sets itself.
+    even when a prefix such as ``MLOPS_*`` would match them; nor does any other variable whose
+    name looks secret (``looks_secret``: SECRET, TOKEN, PASSWORD, KEY, CREDENTIAL): it is dropped,
+    since only the names of ``runner.secret_env`` have a secret channel on every backend (a key
+    of the Kubernetes Secret); nor does the worker's config folder (``MLOPS_CONFIG_DIR``), a path
+    the container does not have: the image has its own; nor ``MLOPS_EXECUTION_BACKEND``, which
+    the image sets itself.
     """
     withheld = set(settings.runner.secret_env) | {
         CONFIG_DIR_ENV,
@@ -38,10 +44,13 @@ def task_environment(settings: OrchestrationSettings, environ: Mapping[str, str]
         settings.airflow_api.username_env,
         settings.airflow_api.password_env,
     }
-    plain = {
-        name: value
-        for name, value in sorted(environ.items())
-        if name not in withheld and _wanted(name, settings.runner.env)
-    }
+    wanted = sorted(name for name in environ if name not in withheld and _wanted(name, settings.runner.env))
+    dropped = [name for name in wanted if looks_secret(name)]
+    if dropped:
+        _logger.warning(
+            "not passed to the task (the names look secret; list them under runner.secret_env): %s",
+            ", ".join(dropped),
+        )
+    plain = {name: environ[name] for name in wanted if not looks_secret(name)}
     secret = {name: environ[name] for name in settings.runner.secret_env if name in environ}
     return TaskEnvironment(plain=plain, secret=secret)
