@@ -15,6 +15,10 @@ before it, and the labels whose horizon has just closed. Steps:
 5. **check_snapshot**: re-reads the committed snapshot and checks it against the contract.
 6. **publish**: updates the Asset `features/customer` (its extra names the date), which starts
    `daily_scoring`.
+7. **lake_gc**: `mlops lake gc` removes the attempts that newer manifests replaced (reruns,
+   crashed writes) once older than `storage.gc_grace_hours` of `config/platform.yaml`, so a
+   plain parquet reader of a partition folder sees only the committed rows. Never touches a
+   file a manifest names or an attempt whose writer may still commit it.
 
 A rerun of a date rewrites the same rows (idempotent).
 
@@ -93,11 +97,12 @@ def feature_recalculation() -> None:
     build_snapshot = mlops_task("build_snapshot", ["features", "build", "--date", PLAN + "['snapshot_date'] }}"])
     check_snapshot = mlops_task("check_snapshot", ["features", "check", "--date", PLAN + "['snapshot_date'] }}"])
     build_labels = mlops_task("build_labels", ["features", "labels", "--date", PLAN + "['label_date'] }}"])
+    lake_gc = mlops_task("lake_gc", ["lake", "gc"])
 
     wait_for_raw(planned) >> validate_raw >> build_snapshot >> check_snapshot
     labels_due(planned) >> build_labels
     validate_raw >> build_labels
-    [check_snapshot, build_labels] >> publish(planned)
+    [check_snapshot, build_labels] >> publish(planned) >> lake_gc
 
 
 feature_recalculation()

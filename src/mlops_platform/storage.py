@@ -5,7 +5,26 @@ parquet files under a fresh attempt id first and the manifest ``_SUCCESS.json`` 
 only take partitions that have a manifest and only read the files it names. A crash before
 the manifest leaves nothing a reader would take, and a rerun writes a new attempt whose
 manifest replaces the old one. Files that no manifest names are garbage, removed by
-:meth:`ObjectStore.gc` once older than a grace period.
+:meth:`ObjectStore.gc`.
+
+Paths. Every path a method takes is relative to the root and must stay inside it: ``..``
+segments, absolute paths, URIs and (locally) symlinks that lead out of the root are refused
+with :class:`OutsideLakeError`, which names the path.
+
+Garbage collection and writers. gc cannot tell a crashed attempt from one whose writer is
+about to commit it, so it only trusts what a manifest proves. An attempt is *superseded* when
+the folder's committed manifest names another attempt, the manifest is at least as new as
+every file of the attempt (storage mtimes: one clock per store) and the attempt id (writer
+start time, microseconds) sorts before the manifest's. A writer commits attempts in order, so
+a superseded attempt can never be committed again: gc removes it once its newest file is older
+than the grace period, which may be 0. Any other unnamed attempt (a folder without a manifest,
+or files newer than its manifest) may still be in flight; gc waits until it is older than both
+the grace period and ``UNCOMMITTED_MIN_AGE``. The manifest is read after the folder is
+listed, so an attempt committed meanwhile is named and kept. Files vanishing under gc are
+skipped. As a second line, a writer lists its partition after committing and rewrites any of
+its files that are missing (two writers racing on one partition are last-writer-wins).
+A plain parquet reader of a folder (pandas, DuckDB, Spark) sees every attempt still there;
+once gc has run past the grace period it sees exactly the committed files.
 """
 
 from __future__ import annotations
@@ -27,15 +46,24 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from mlops_platform.errors import InputError
+
 _logger = logging.getLogger(__name__)
 
 MANIFEST = "_SUCCESS.json"
 _DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _ROWS_PER_FILE = 4_000_000
+_ATTEMPT_FILE = re.compile(r"^part-(?P<attempt>.+)-\d{4}\.parquet$")
+UNCOMMITTED_MIN_AGE = dt.timedelta(hours=6)
+"""The least age of unnamed files no manifest supersedes: their writer may still be running."""
 
 
 class StorageError(RuntimeError):
     """A partition or object is missing, unreadable or cannot be written; names the path."""
+
+
+class OutsideLakeError(StorageError, InputError):
+    """A path given to the store would lead outside its root (``..``, absolute, a symlink)."""
 
 
 @dataclass(frozen=True)
@@ -126,8 +154,21 @@ class ObjectStore:
 
     # -- paths -----------------------------------------------------------------------------
     def full_path(self, path: str) -> str:
-        """The filesystem path of ``path`` (relative to the root)."""
-        return f"{self.root}/{path.strip('/')}" if path.strip("/") else self.root
+        """The filesystem path of ``path`` (relative to the root); refuses paths leading out."""
+        if "\x00" in path or "://" in path or path.startswith(("/", "~")):
+            raise self._outside(path, "only paths relative to the lake root are allowed")
+        parts = [part for part in path.split("/") if part not in ("", ".")]
+        if ".." in parts:
+            raise self._outside(path, "'..' is not allowed")
+        full = "/".join([self.root, *parts])
+        if self.is_local and parts:
+            real = os.path.realpath(full)
+            if real != self.root and not real.startswith(self.root.rstrip("/") + "/"):
+                raise self._outside(path, f"it resolves to {real}")
+        return full
+
+    def _outside(self, path: str, reason: str) -> OutsideLakeError:
+        return OutsideLakeError(f"path {path!r} is outside the lake {self.uri}: {reason}")
 
     def url(self, path: str) -> str:
         """A user-facing URL of ``path``, for messages."""
@@ -186,20 +227,17 @@ class ObjectStore:
         Returns:
             The manifest that now describes the partition.
         """
-        attempt = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        attempt = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
         self._ensure_dir(partition)
-        files: list[str] = []
         n_files = max(1, -(-table.num_rows // _ROWS_PER_FILE))
-        for index in range(n_files):
-            name = f"part-{attempt}-{index:04d}.parquet"
-            chunk = table.slice(index * _ROWS_PER_FILE, _ROWS_PER_FILE)
-            try:
-                pq.write_table(chunk, self.full_path(f"{partition}/{name}"), filesystem=self.fs)
-            except OSError as exc:
-                raise StorageError(f"cannot write {self.url(partition)}/{name}: {exc}") from exc
-            files.append(name)
+        chunks = {
+            f"part-{attempt}-{index:04d}.parquet": table.slice(index * _ROWS_PER_FILE, _ROWS_PER_FILE)
+            for index in range(n_files)
+        }
+        for name, chunk in chunks.items():
+            self._write_parquet(f"{partition}/{name}", chunk)
         manifest = Manifest(
-            files=files,
+            files=list(chunks),
             rows=table.num_rows,
             schema_hash=schema_hash(table.schema),
             writer=writer or default_writer(),
@@ -207,8 +245,22 @@ class ObjectStore:
             attempt=attempt,
         )
         self.put_bytes(f"{partition}/{MANIFEST}", manifest.to_json().encode())
+        self._restore_missing(partition, chunks)
         _logger.info("wrote %s (%d rows, attempt %s)", self.url(partition), table.num_rows, attempt)
         return manifest
+
+    def _write_parquet(self, path: str, table: pa.Table) -> None:
+        try:
+            pq.write_table(table, self.full_path(path), filesystem=self.fs)
+        except OSError as exc:
+            raise StorageError(f"cannot write {self.url(path)}: {exc}") from exc
+
+    def _restore_missing(self, partition: str, chunks: dict[str, pa.Table]) -> None:
+        """Rewrite any file of a just-committed attempt that vanished (a foreign gc or writer)."""
+        present = {info.base_name for info in self.list_files(partition)}
+        for name in sorted(set(chunks) - present):
+            _logger.warning("%s/%s vanished before its manifest was committed; rewriting it", partition, name)
+            self._write_parquet(f"{partition}/{name}", chunks[name])
 
     def get_bytes_if_exists(self, path: str) -> bytes | None:
         """The object at ``path``, or None when there is none (one request, no existence probe)."""
@@ -282,39 +334,92 @@ class ObjectStore:
     def gc(
         self, grace: dt.timedelta, prefix: str = "", dry_run: bool = False, now: dt.datetime | None = None
     ) -> list[str]:
-        """Remove files under ``prefix`` that no manifest names and that are older than ``grace``.
+        """Remove files under ``prefix`` that no manifest names and that are safe to remove.
 
-        Only folders that hold parquet attempts are considered; a folder without a manifest
-        (an interrupted first write) is collected the same way once old enough.
+        Parquet attempts (``part-*``) and temp files (``*.tmp-*``) are considered; the rules
+        that keep a writer's attempt safe are in the module docstring. Files that vanish while
+        gc runs are skipped.
 
         Returns:
             The removed (or, with ``dry_run``, removable) paths, relative to the root.
         """
         now = now or dt.datetime.now(dt.UTC)
-        files = self.list_files(prefix)
         by_dir: dict[str, list[pafs.FileInfo]] = {}
-        for info in files:
+        for info in self.list_files(prefix):
             rel = info.path[len(self.root) :].lstrip("/")
             by_dir.setdefault(rel.rsplit("/", 1)[0] if "/" in rel else "", []).append(info)
         removed: list[str] = []
         for folder, infos in sorted(by_dir.items()):
-            names = {i.base_name for i in infos}
-            keep = set(self.manifest(folder).files) if MANIFEST in names else set()  # type: ignore[union-attr]
-            for info in infos:
-                name = info.base_name
-                garbage = (name.startswith("part-") and name not in keep) or ".tmp-" in name
-                if not garbage:
-                    continue
-                mtime = info.mtime
-                if mtime is not None and mtime.tzinfo is None:
-                    mtime = mtime.replace(tzinfo=dt.UTC)
-                if mtime is not None and now - mtime < grace:
-                    continue
-                rel = f"{folder}/{name}" if folder else name
-                if not dry_run:
-                    self.delete(rel)
-                removed.append(rel)
+            for rel in self._garbage(folder, infos, grace, now):
+                if dry_run or self._delete_if_present(rel):
+                    removed.append(rel)
         return removed
+
+    def _garbage(self, folder: str, infos: list[pafs.FileInfo], grace: dt.timedelta, now: dt.datetime) -> list[str]:
+        """The removable files of one folder (relative paths); see the module docstring."""
+        units = _units(infos)
+        listed = next((info for info in infos if info.base_name == MANIFEST), None)
+        if not units:
+            return []
+        try:
+            self.full_path(folder)
+            manifest = self.manifest(folder) if listed is not None else None  # read after listing
+        except StorageError as exc:
+            _logger.warning("gc skips %s: %s", folder or "/", exc)
+            return []
+        named = set(manifest.files) if manifest is not None else set()
+        committed_at = _mtime(listed) if listed is not None and manifest is not None else None
+        found: list[str] = []
+        for (unit, is_attempt), files in sorted(units.items()):
+            times = [t for t in map(_mtime, files) if t is not None]
+            if len(times) < len(files) or named.intersection(info.base_name for info in files):
+                continue
+            newest = max(times)
+            superseded = (
+                is_attempt
+                and committed_at is not None
+                and manifest is not None
+                and unit < manifest.attempt
+                and newest <= committed_at
+            )
+            if now - newest >= (grace if superseded else max(grace, UNCOMMITTED_MIN_AGE)):
+                found.extend(f"{folder}/{info.base_name}" if folder else info.base_name for info in files)
+        return found
+
+    def _delete_if_present(self, path: str) -> bool:
+        """Delete one file for gc; False when it is already gone or leads out of the lake."""
+        try:
+            self.delete(path)
+        except OutsideLakeError as exc:
+            _logger.warning("gc skips %s", exc)
+            return False
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            if self.fs.get_file_info(self.full_path(path)).type == pafs.FileType.NotFound:
+                return False
+            raise StorageError(f"cannot delete {self.url(path)}: {exc}") from exc
+        return True
+
+
+def _units(infos: list[pafs.FileInfo]) -> dict[tuple[str, bool], list[pafs.FileInfo]]:
+    """The gc candidates of a folder: parquet files by (attempt id, True), temp files one by one."""
+    units: dict[tuple[str, bool], list[pafs.FileInfo]] = {}
+    for info in infos:
+        match = _ATTEMPT_FILE.match(info.base_name)
+        if match:
+            units.setdefault((match.group("attempt"), True), []).append(info)
+        elif ".tmp-" in info.base_name:
+            units[(info.base_name, False)] = [info]
+    return units
+
+
+def _mtime(info: pafs.FileInfo) -> dt.datetime | None:
+    """The modification time of a listed file, timezone-aware (None when the store has none)."""
+    mtime = info.mtime
+    if mtime is not None and mtime.tzinfo is None:
+        mtime = mtime.replace(tzinfo=dt.UTC)
+    return mtime
 
 
 def open_store(uri: str) -> ObjectStore:

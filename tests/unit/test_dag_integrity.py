@@ -124,6 +124,15 @@ def test_the_features_asset_links_feature_recalculation_to_daily_scoring(bag) ->
     assert FEATURES_ASSET.name in str(getattr(schedule, "asset_condition", schedule))
 
 
+def test_feature_recalculation_ends_with_a_lake_gc_on_the_configured_grace(bag) -> None:
+    dag = bag.dags["feature_recalculation"]
+    gc = dag.get_task("lake_gc")
+
+    assert gc.upstream_task_ids == {"publish"}
+    assert gc.downstream_task_ids == set()
+    assert list(getattr(gc, "command", None) or gc.arguments) == ["lake", "gc"]  # no --grace-hours: the config's
+
+
 def test_the_sensor_waits_in_reschedule_mode_with_a_timeout(bag) -> None:
     sensor = bag.dags["feature_recalculation"].get_task("wait_for_raw")
 

@@ -40,7 +40,11 @@ def lake_gc(
     prefix: Annotated[str, typer.Option(help="Only collect under this folder.")] = "",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be removed.")] = False,
 ) -> None:
-    """Remove data files that no partition manifest names (failed or replaced attempts)."""
+    """Remove data files that no partition manifest names (failed or replaced attempts).
+
+    Attempts a newer manifest replaced go once older than the grace; other unnamed attempts
+    (their writer may still commit them) wait at least 6 h. Named files are never removed.
+    """
     context = get_context(ctx)
     hours = context.settings.storage.gc_grace_hours if grace_hours is None else grace_hours
     if hours < 0:
