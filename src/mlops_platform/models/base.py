@@ -28,6 +28,16 @@ _logger = logging.getLogger(__name__)
 
 LOWER_IS_BETTER = frozenset({"brier", "rmse", "mae", "mape", "davies_bouldin", "log_loss"})
 
+_REGRESSION = ("rmse", "mae", "r2", "mape")
+# The metrics ``evaluate`` returns, by ``task``: what a gate metric, a floor or a target can name.
+TASK_METRICS: dict[str, frozenset[str]] = {
+    "classification": frozenset({"roc_auc", "pr_auc", "f1", "precision", "recall", "brier", "threshold", "n_rows"}),
+    "regression": frozenset(
+        {*_REGRESSION, *(f"{name}_buyers" for name in _REGRESSION), "buy_roc_auc", "buy_pr_auc", "n_rows"}
+    ),
+    "segmentation": frozenset({"silhouette", "davies_bouldin", "k", "n_rows"}),
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingData:
@@ -166,13 +176,20 @@ class CustomerModel(ABC):
     """Base of every model: parameters, column schema, scoring guard.
 
     Subclasses set ``name``, ``task``, ``default_params`` and ``primary_metric`` and implement
-    ``fit``, ``evaluate`` and ``_predict`` (which receives the coerced feature frame).
+    ``fit``, ``evaluate`` and ``_predict`` (which receives the coerced feature frame). The metrics
+    ``evaluate`` returns are those of the task (``TASK_METRICS``) unless ``metrics`` names others.
     """
 
     name: ClassVar[str] = ""
     task: ClassVar[str] = ""
     default_params: ClassVar[Mapping[str, Any]] = {}
     primary_metric: ClassVar[str] = ""
+    metrics: ClassVar[frozenset[str] | None] = None
+
+    @classmethod
+    def measured_metrics(cls) -> frozenset[str]:
+        """The metric names ``evaluate`` returns (checked against the gate before any fit)."""
+        return cls.metrics if cls.metrics is not None else TASK_METRICS.get(cls.task, frozenset())
 
     def __init__(self, params: Mapping[str, Any] | None = None, seed: int = 42) -> None:
         self.params = dict(params or {})

@@ -1,7 +1,9 @@
 """One training, end to end: data -> fit -> evaluate -> log -> register -> gate.
 
 Used by ``mlops train`` (from the lake's training sets, or from any labelled table) and by the
-DAG tasks through it. Idempotent per run key: a key already registered returns that version.
+DAG tasks through it. Exactly one judged version per run key: the key is claimed before anything
+is fitted (:mod:`~mlops_platform.registry.run_keys`), a key already judged returns that version, and
+a version whose training died before the gate is judged by the retry.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 
 from mlops_platform import registry
 from mlops_platform.config import ModelSettings, ModelsSettings, PlatformSettings, RecommenderSettings, Target
 from mlops_platform.features.definitions import categorical_features
-from mlops_platform.models.base import CustomerModel, EvaluationResult, TrainingData, get_model_class
-from mlops_platform.registry import tracking
+from mlops_platform.models.base import CustomerModel, EvaluationResult, TrainingData
+from mlops_platform.pipelines.train_checks import check_training_settings
+from mlops_platform.registry import run_keys, tracking
 from mlops_platform.storage import ObjectStore
 
 _logger = logging.getLogger(__name__)
+
+JUDGED_NOW = "judged now: the training that registered it died before the gate"
 
 
 @dataclass
@@ -49,12 +55,14 @@ class TrainingOutcome:
     baseline_metrics: dict[str, float] = field(default_factory=dict)
     decision: registry.GateDecision | None = None
     targets: list[TargetLine] = field(default_factory=list)
+    note: str = ""
 
     @property
     def gate_summary(self) -> str:
         if self.decision is None:
-            return "reused: gate already ran for this run key"
-        return ("promoted to champion: " if self.decision.promote else "kept as challenger: ") + self.decision.reason
+            return "reused: gate already ran for this run key" + (f" ({self.note})" if self.note else "")
+        verdict = "promoted to champion: " if self.decision.promote else "kept as challenger: "
+        return verdict + self.decision.reason + (f" ({self.note})" if self.note else "")
 
 
 @dataclass(frozen=True)
@@ -139,35 +147,46 @@ def run_tags(run_key: str | None, feature_snapshot: str, data_window: str) -> di
     return {k: v for k, v in tags.items() if v}
 
 
-def reused_outcome(client: MlflowClient, name: str, run_key: str | None) -> TrainingOutcome | None:
-    """The version ``run_key`` already registered under ``name``, if any.
-
-    Otherwise None, after the aliases of ``name`` were reconciled with the alias history (the
-    gate must start from the aliases as they are).
-    """
-    if run_key:
-        existing = registry.find_version_by_run_key(client, name, run_key)
-        if existing is not None:
-            _logger.info("run key %s already registered as %s v%s", run_key, name, existing.version)
-            return TrainingOutcome(name, str(existing.version), str(existing.run_id), reused=True)
-    if registry.model_exists(client, name):
-        registry.reconcile_aliases(client, name)
-    return None
+def judged_outcome(version: ModelVersion) -> TrainingOutcome:
+    """A version the gate already judged, reused as the outcome of its run key."""
+    note = f"{version.tags.get('gate_decision')}: {version.tags.get('gate_reason', '')}"
+    return TrainingOutcome(version.name, str(version.version), str(version.run_id), reused=True, note=note)
 
 
 def log_challenger(
-    client: MlflowClient, experiment_id: str, name: str, tags: dict[str, str], log: Callable[[str], str]
+    client: MlflowClient,
+    experiment_id: str,
+    name: str,
+    tags: dict[str, str],
+    log: Callable[[str], str],
+    claim: run_keys.Claim | None = None,
 ) -> tuple[str, str]:
     """Create the training run of ``name``; ``log(run_id)`` fills it and returns the registered version.
 
     The run ends FINISHED, or FAILED if ``log`` raises; the new version gets the ``challenger``
-    alias. Returns ``(run_id, version)``.
+    alias (once ``claim``, if any, is checked to be still held). Returns ``(run_id, version)``.
     """
     run_name = f"{name}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     with tracking.mlflow_run(client, experiment_id, run_name, {**tags, "model": name}) as run_id:
         version = log(run_id)
+    if claim is not None:
+        claim.ensure_held()
     registry.move_alias(client, name, registry.CHALLENGER, version, "newly trained")
     return run_id, version
+
+
+def adopt_pending(client: MlflowClient, name: str, version: str, claim: run_keys.Claim) -> None:
+    """Make a registered but never judged ``version`` the challenger, as its own training would have."""
+    claim.ensure_held()
+    registry.move_alias(client, name, registry.CHALLENGER, version, "newly trained (its training died before the gate)")
+
+
+def logged_metrics(client: MlflowClient, run_id: str) -> tuple[dict[str, float], dict[str, float]]:
+    """The ``(metrics, baseline metrics)`` a training run logged."""
+    logged = client.get_run(run_id).data.metrics
+    metrics = {k: float(v) for k, v in logged.items() if not k.startswith("baseline_")}
+    baseline = {k.removeprefix("baseline_"): float(v) for k, v in logged.items() if k.startswith("baseline_")}
+    return metrics, baseline
 
 
 def fit_and_register(
@@ -176,36 +195,46 @@ def fit_and_register(
     registered_name: str,
     prepared: PreparedData,
     run_key: str | None,
+    timing: run_keys.ClaimTiming | None = None,
 ) -> TrainingOutcome:
-    """Fit ``name`` on the prepared data, log it, register it as challenger and run the gate."""
+    """Fit ``name`` on the prepared data, log it, register it as challenger and run the gate.
+
+    The settings are checked first; a run key is claimed before anything is fitted.
+    """
     settings = models.model(name)
+    model_class = check_training_settings(name, settings)
     client, experiment_id = tracking.client_for(models.tracking)
-    reused = reused_outcome(client, registered_name, run_key)
-    if reused is not None:
-        return reused
-    params = {k: v for k, v in settings.params.items() if k != "seed"}
-    model = get_model_class(name)(params=params, seed=int(settings.params.get("seed", 42)))
-    model.fit(prepared.train)
-    result: EvaluationResult = model.evaluate(prepared.holdout)
-    tags = run_tags(run_key, prepared.feature_snapshot, prepared.data_window)
-    run_id, version = log_challenger(
-        client,
-        experiment_id,
-        registered_name,
-        tags,
-        lambda run_id: _log_run(client, run_id, registered_name, model, result, prepared, settings, tags),
-    )
-    decision = run_gate(client, registered_name, version, settings, result.metrics, prepared.holdout)
-    return TrainingOutcome(
-        registered_name,
-        version,
-        run_id,
-        False,
-        result.metrics,
-        result.baseline_metrics,
-        decision,
-        target_lines(settings, result.metrics),
-    )
+
+    def fit(claim: run_keys.Claim | None) -> TrainingOutcome:
+        params = {k: v for k, v in settings.params.items() if k != "seed"}
+        model = model_class(params=params, seed=int(settings.params.get("seed", 42)))
+        model.fit(prepared.train)
+        result: EvaluationResult = model.evaluate(prepared.holdout)
+        tags = run_tags(run_key, prepared.feature_snapshot, prepared.data_window)
+        run_id, version = log_challenger(
+            client,
+            experiment_id,
+            registered_name,
+            tags,
+            lambda run_id: _log_run(client, run_id, registered_name, model, result, prepared, settings, tags),
+            claim,
+        )
+        decision = run_gate(client, registered_name, version, settings, result.metrics, prepared.holdout)
+        metrics, baseline = result.metrics, result.baseline_metrics
+        return TrainingOutcome(
+            registered_name, version, run_id, False, metrics, baseline, decision, target_lines(settings, metrics)
+        )
+
+    def judge(pending: ModelVersion, claim: run_keys.Claim) -> TrainingOutcome:
+        version, run_id = str(pending.version), str(pending.run_id)
+        metrics, baseline = logged_metrics(client, run_id)
+        metrics.setdefault(settings.gate.metric, float("nan"))  # logged only when finite
+        adopt_pending(client, registered_name, version, claim)
+        decision = run_gate(client, registered_name, version, settings, metrics, prepared.holdout)
+        lines = target_lines(settings, metrics)
+        return TrainingOutcome(registered_name, version, run_id, True, metrics, baseline, decision, lines, JUDGED_NOW)
+
+    return run_keys.run_once(client, experiment_id, registered_name, run_key, fit, judge, judged_outcome, timing)
 
 
 def _log_run(
@@ -278,6 +307,7 @@ def prepare_from_lake(
     from mlops_platform.features.training_set import build_training_set
 
     settings = models.model(name)
+    check_training_settings(name, settings)
     horizon = _horizon(platform, settings.target)
     stored = build_training_set(
         store,

@@ -10,7 +10,8 @@ As of ``D`` with horizon ``h`` (``ranker.horizon_days``):
    an MLflow pyfunc (:mod:`~mlops_platform.models.recommender.pyfunc`);
 4. the version becomes challenger and the gate (``recommender.gate`` in ``models.yaml``) decides.
 
-Idempotent per run key, like the other models.
+Exactly one judged version per run key, like the other models: the key is claimed before the
+lake is read, and a version whose training died before the gate is judged by the retry.
 """
 
 from __future__ import annotations
@@ -22,23 +23,27 @@ import logging
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 
 from mlops_platform import registry
 from mlops_platform.config import ModelsSettings, PlatformSettings, RecommenderSettings
 from mlops_platform.errors import InputError
 from mlops_platform.models.recommender.evaluation import CutOffs, Evaluation, evaluate, fit_at, markdown
-from mlops_platform.models.recommender.model import Recommender
 from mlops_platform.models.recommender.pyfunc import CONTEXT_TYPES, RecommenderPyfunc, signature, unwrap
 from mlops_platform.pipelines import recommender_data as lake
 from mlops_platform.pipelines.train import (
+    JUDGED_NOW,
     TrainingOutcome,
+    adopt_pending,
+    judged_outcome,
     log_challenger,
+    logged_metrics,
     parquet_bytes,
-    reused_outcome,
     run_tags,
     target_lines,
 )
-from mlops_platform.registry import tracking
+from mlops_platform.registry import run_keys, tracking
+from mlops_platform.registry.gate import check_gate
 from mlops_platform.storage import ObjectStore
 
 _logger = logging.getLogger(__name__)
@@ -52,8 +57,20 @@ def _recipe(settings: RecommenderSettings) -> dict:
     return settings.model_dump(mode="json", exclude={"gate", "targets"})
 
 
+def measured_metrics(settings: RecommenderSettings) -> frozenset[str]:
+    """The metric names the recommender's evaluation returns (what its gate can name)."""
+    ks = sorted({5, 10, settings.top_n})
+    at_k = {f"{name}_at_{k}" for k in ks for name in ("precision", "recall", "ndcg", "map", "hit_rate", "coverage")}
+    return frozenset({*at_k, "n_users", "n_skipped_users", "coverage", "cold_start_hit_rate", "candidate_recall"})
+
+
 def _champion_value(
-    client: MlflowClient, name: str, tables: lake.TelcoTables, cut_offs: CutOffs, new: Recommender, value: float
+    client: MlflowClient,
+    name: str,
+    tables: lake.TelcoTables,
+    cut_offs: CutOffs,
+    new: RecommenderSettings,
+    value: float,
 ) -> tuple[str | None, float | None, str | None, str]:
     """(champion version, its gate metric on the new window, a problem, how it was measured)."""
     champion = registry.version_by_alias(client, name, registry.CHAMPION)
@@ -62,12 +79,12 @@ def _champion_value(
     version = str(champion.version)
     try:
         old = unwrap(mlflow.pyfunc.load_model(f"models:/{name}/{version}")).recommender
-        if _recipe(old.settings) == _recipe(new.settings):
+        if _recipe(old.settings) == _recipe(new):
             return version, value, None, f"champion v{version} has the same settings: the same fit and figure"
         refit = fit_at(old.settings, tables, cut_offs.evaluation)
         measured = evaluate(refit, tables, cut_offs.evaluation, cut_offs.serving).metrics
         how = f"champion v{version}'s settings re-fitted at {cut_offs.evaluation}"
-        return version, measured.get(new.settings.gate.metric), None, how
+        return version, measured.get(new.gate.metric), None, how
     except Exception as exc:  # a champion of other code or data must not crash the training
         _logger.warning("champion v%s of %s cannot be re-evaluated: %s", version, name, exc)
         return version, None, f"champion v{version} cannot be re-evaluated on this window: {exc}", ""
@@ -77,15 +94,15 @@ def _gate(
     client: MlflowClient,
     name: str,
     version: str,
-    evaluation: Evaluation,
+    metrics: dict[str, float],
     tables: lake.TelcoTables,
     cut_offs: CutOffs,
-    new: Recommender,
+    new: RecommenderSettings,
 ) -> registry.GateDecision:
-    gate = new.settings.gate
-    value = float(evaluation.metrics.get(gate.metric, float("nan")))
+    gate = new.gate
+    value = float(metrics.get(gate.metric, float("nan")))
     champion, champion_value, problem, how = _champion_value(client, name, tables, cut_offs, new, value)
-    decision = registry.decide(gate, evaluation.metrics, champion_value, champion, problem)
+    decision = registry.decide(gate, metrics, champion_value, champion, problem)
     if how:
         decision = dataclasses.replace(decision, reason=f"{decision.reason} [{how}]")
     registry.apply_decision(client, name, version, decision)
@@ -154,16 +171,59 @@ def train_recommender(
     as_of: dt.date,
     run_key: str | None = None,
     name: str = NAME,
+    timing: run_keys.ClaimTiming | None = None,
 ) -> TrainingOutcome:
     """Train, log, register and gate the recommender as of ``as_of`` (see the module doc)."""
+    settings = models.recommender
+    check_gate(settings.gate, measured_metrics(settings), NAME)
+    client, experiment_id = tracking.client_for(models.tracking)
+    cut_offs = CutOffs(as_of, settings.ranker.horizon_days)
+
+    def fit(claim: run_keys.Claim | None) -> TrainingOutcome:
+        first, tables = _read_lake(store, platform, settings, as_of, cut_offs)
+        evaluation = evaluate(fit_at(settings, tables, cut_offs.evaluation), tables, cut_offs.evaluation, as_of)
+        serving = fit_at(settings, tables, cut_offs.serving)
+        names = dict(zip(tables.products["product_id"].astype(int), tables.products["name"].astype(str), strict=True))
+        wrapper = RecommenderPyfunc(serving, names)
+        tags = run_tags(run_key, f"features/customer/date={as_of}", f"{first}..{as_of - dt.timedelta(days=1)}")
+        run_id, version = log_challenger(
+            client,
+            experiment_id,
+            name,
+            tags,
+            lambda run_id: _log(client, run_id, name, wrapper, evaluation, tables, cut_offs, tags),
+            claim,
+        )
+        decision = _gate(client, name, version, evaluation.metrics, tables, cut_offs, serving.settings)
+        metrics, baseline = evaluation.metrics, evaluation.contenders["popularity"]
+        return TrainingOutcome(
+            name, version, run_id, False, metrics, baseline, decision, target_lines(settings, metrics)
+        )
+
+    def judge(pending: ModelVersion, claim: run_keys.Claim) -> TrainingOutcome:
+        version, run_id = str(pending.version), str(pending.run_id)
+        _, tables = _read_lake(store, platform, settings, as_of, cut_offs)
+        recipe = unwrap(mlflow.pyfunc.load_model(f"models:/{name}/{version}")).recommender.settings
+        metrics, baseline = logged_metrics(client, run_id)
+        metrics.setdefault(settings.gate.metric, float("nan"))  # logged only when finite
+        adopt_pending(client, name, version, claim)
+        decision = _gate(client, name, version, metrics, tables, cut_offs, recipe)
+        lines = target_lines(settings, metrics)
+        return TrainingOutcome(name, version, run_id, True, metrics, baseline, decision, lines, JUDGED_NOW)
+
+    return run_keys.run_once(client, experiment_id, name, run_key, fit, judge, judged_outcome, timing)
+
+
+def _read_lake(
+    store: ObjectStore, platform: PlatformSettings, settings: RecommenderSettings, as_of: dt.date, cut_offs: CutOffs
+) -> tuple[dt.date, lake.TelcoTables]:
+    """The first transaction day and the tables of a training as of ``as_of``.
+
+    Raises:
+        InputError: the lake starts too late for three ranker horizons before ``as_of``.
+    """
     from mlops_platform.features.snapshot import build_snapshot
 
-    settings = models.recommender
-    client, experiment_id = tracking.client_for(models.tracking)
-    reused = reused_outcome(client, name, run_key)
-    if reused is not None:
-        return reused
-    cut_offs = CutOffs(as_of, settings.ranker.horizon_days)
     first = lake.first_transaction_day(store)
     earliest = cut_offs.evaluation_ranker - dt.timedelta(days=settings.ranker.horizon_days)
     if first is None or first > earliest:
@@ -172,26 +232,4 @@ def train_recommender(
             f"(three horizons of {settings.ranker.horizon_days} days); the lake starts on {first}"
         )
     tables = lake.read_tables(store, as_of, cut_offs.snapshot_days, lambda day: build_snapshot(store, platform, day))
-    evaluation = evaluate(fit_at(settings, tables, cut_offs.evaluation), tables, cut_offs.evaluation, as_of)
-    serving = fit_at(settings, tables, cut_offs.serving)
-    names = dict(zip(tables.products["product_id"].astype(int), tables.products["name"].astype(str), strict=True))
-    wrapper = RecommenderPyfunc(serving, names)
-    tags = run_tags(run_key, f"features/customer/date={as_of}", f"{first}..{as_of - dt.timedelta(days=1)}")
-    run_id, version = log_challenger(
-        client,
-        experiment_id,
-        name,
-        tags,
-        lambda run_id: _log(client, run_id, name, wrapper, evaluation, tables, cut_offs, tags),
-    )
-    decision = _gate(client, name, version, evaluation, tables, cut_offs, serving)
-    return TrainingOutcome(
-        name,
-        version,
-        run_id,
-        False,
-        evaluation.metrics,
-        evaluation.contenders["popularity"],
-        decision,
-        target_lines(settings, evaluation.metrics),
-    )
+    return first, tables

@@ -91,3 +91,19 @@ def apply_decision(
     if decision.promote:
         move_alias(client, name, CHAMPION, version, f"gate: {decision.reason}", actor)
         remove_alias(client, name, CHALLENGER, f"v{version} promoted to champion", actor)
+
+
+def check_gate(gate: GateSettings, measured: frozenset[str], model: str) -> None:
+    """Refuse a gate metric or floor that ``model`` does not measure, before anything is fitted.
+
+    Raises:
+        InputError: one line naming the wrong metric and the valid ones.
+    """
+    valid = ", ".join(sorted(measured))
+    if gate.metric not in measured:
+        raise InputError(f"{model}: gate.metric {gate.metric!r} is not a metric {model} measures; valid: {valid}")
+    unknown = sorted(set(gate.floors) - measured)
+    if unknown:
+        raise InputError(
+            f"{model}: gate.floors name {', '.join(map(repr, unknown))}, not a metric {model} measures; valid: {valid}"
+        )

@@ -77,7 +77,13 @@ def client_for(tracking: TrackingSettings) -> tuple[MlflowClient, str]:
             location = None
         else:
             location = Path(location).expanduser().resolve().as_uri()
-    return client, client.create_experiment(tracking.experiment, artifact_location=location)
+    try:
+        return client, client.create_experiment(tracking.experiment, artifact_location=location)
+    except MlflowException as exc:  # another process created it meanwhile
+        created = client.get_experiment_by_name(tracking.experiment)
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS" or created is None:
+            raise
+        return client, created.experiment_id
 
 
 @contextmanager
@@ -189,6 +195,8 @@ def log_model_version(
             input_example=input_example,
             pip_requirements=pip_requirements(),
         )
+    # Leaving start_run ended the run FINISHED; it ends with the training (tracking.mlflow_run).
+    client.update_run(run_id, status="RUNNING")
     # A tracking server accepts a models:/ source only with the id of the logged model it names.
     version = client.create_model_version(
         name,
@@ -207,7 +215,11 @@ def ensure_registered_model(client: MlflowClient, name: str, description: str) -
     try:
         client.get_registered_model(name)
     except MlflowException:
-        client.create_registered_model(name, description=description)
+        try:
+            client.create_registered_model(name, description=description)
+        except MlflowException as exc:  # another process created it meanwhile
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
 
 
 def version_info(client: MlflowClient, name: str, version: str) -> ModelVersion:
