@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from mlops_platform import registry
 from mlops_platform.registry import webhooks
 
-SECRET = "test-secret"
+SECRET = "test-secret-of-at-least-16-characters"
 
 
 def _wait_for(predicate, timeout: float = 30.0) -> bool:
@@ -34,8 +34,10 @@ def _versions(client: MlflowClient, name: str, count: int) -> None:
 
 
 @pytest.fixture
-def receiver(mlflow_server):
-    receiver = webhooks.AliasWebhookReceiver(mlflow_server.uri, SECRET).start()
+def receiver(mlflow_server, tmp_path):
+    receiver = webhooks.AliasWebhookReceiver(
+        mlflow_server.uri, SECRET, deliveries_path=tmp_path / "deliveries.log"
+    ).start()
     hook = webhooks.register_webhook(
         MlflowClient(tracking_uri=mlflow_server.uri),
         receiver.url,
@@ -73,6 +75,18 @@ def test_a_deleted_alias_is_recorded_by_the_webhook(mlflow_server, receiver) -> 
     client.delete_registered_model_alias(name, registry.CHALLENGER)
     assert _wait_for(lambda: registry.history(client, name)[-1].to_version is None)
     assert registry.history(client, name)[-1].actor == webhooks.WEBHOOK_ACTOR
+
+
+@pytest.mark.integration
+def test_a_delivery_from_mlflow_is_kept_in_the_delivery_log(mlflow_server, receiver) -> None:
+    # MLflow's "test webhook" call posts at once (alias events go through a 60 s cache of webhooks)
+    client = MlflowClient(tracking_uri=mlflow_server.uri)
+    hook = next(h for h in client.list_webhooks() if h.url == receiver.url)
+    result = client.test_webhook(hook.webhook_id, event="model_version_alias.created")
+    assert (result.success, result.response_status) == (True, 200), result
+    stamp, delivery = receiver.deliveries.path.read_text().splitlines()[-1].split(" ")
+    assert uuid.UUID(delivery) and abs(time.time() - int(stamp)) < 60
+    assert receiver.deliveries.seen(delivery)
 
 
 def test_deliveries_with_a_bad_signature_are_rejected() -> None:
