@@ -11,7 +11,8 @@ no champion yet so that every model is checked and trained:
 
 Recorded: the wall time of (a) and (b), the sum of (b)'s task-instance durations, and the
 ratios (b)/(a) and (b)/(sum of task durations). Target: (b) at most 1.2x (a).
-Writes benchmarks/results/dag_overhead.json and .md. Run: ``.venv/bin/python benchmarks/dag_overhead.py``.
+Writes benchmarks/results/dag_overhead.json and .md. Run: ``.venv/bin/python benchmarks/dag_overhead.py``;
+``--quick``: a small lake, one run of each, its own work folder, figures to ``--out`` or a scratch folder.
 """
 
 from __future__ import annotations
@@ -20,17 +21,21 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from harness import REPO, add_output_args, machine, output_dir, write_results
+
+NAME = "dag_overhead"
 WORK = REPO / "benchmarks" / ".work" / "dag_overhead"
-RESULTS = REPO / "benchmarks" / "results"
+QUICK_WORK = REPO / "benchmarks" / ".work" / "dag_overhead_quick"
 MODELS = ["churn", "conversion", "revenue", "segmentation"]
 RUN_KEY = "benchmark__dag_overhead"
 TARGET = 1.2
+FULL = {"customers": 10_000, "days": 365, "repeats": 2}
+QUICK = {"customers": 400, "days": 150, "repeats": 1}
 
 DIRECT = """
 import json, sys, time
@@ -59,26 +64,28 @@ print("RESULT " + json.dumps({"seconds": seconds, "state": str(run.state), "task
 """
 
 
-def environment(registry: str) -> dict[str, str]:
+def environment(work: Path, registry: str) -> dict[str, str]:
+    """The child environment: a lake, a registry named ``registry`` and an Airflow home under ``work``."""
     env = dict(os.environ)
     env.pop("MLFLOW_TRACKING_URI", None)
     env.update(
         {
             "MLOPS_CONFIG_DIR": str(REPO / "config"),
-            "MLOPS_STORAGE_URI": f"file://{WORK / 'lake'}",
-            "MLOPS_TRACKING_URI": f"sqlite:///{WORK / registry}.db",
-            "MLOPS_TRACKING_ARTIFACT_LOCATION": str(WORK / f"{registry}-artifacts"),
+            "MLOPS_STORAGE_URI": f"file://{work / 'lake'}",
+            "MLOPS_TRACKING_URI": f"sqlite:///{work / registry}.db",
+            "MLOPS_TRACKING_ARTIFACT_LOCATION": str(work / f"{registry}-artifacts"),
             "MLOPS_TASKS_RETRIES": "0",
-            "AIRFLOW_HOME": str(WORK / "airflow"),
+            "AIRFLOW_HOME": str(work / "airflow"),
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{WORK / 'airflow' / 'airflow.db'}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{work / 'airflow' / 'airflow.db'}",
         }
     )
     return env
 
 
-def run(script: str, args: list[str], env: dict[str, str]) -> dict:
+def run(script: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run ``script`` in a fresh interpreter; its ``RESULT`` line as a dict."""
     result = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True)
     line = next((x for x in result.stdout.splitlines() if x.startswith("RESULT ")), None)
     if result.returncode != 0 or line is None:
@@ -86,33 +93,38 @@ def run(script: str, args: list[str], env: dict[str, str]) -> dict:
     return json.loads(line[len("RESULT ") :])
 
 
-def prepare(customers: int, days: int) -> dt.date:
+def prepare(work: Path, customers: int, days: int) -> dt.date:
     """Generate the lake (once) and build the snapshot the DAG checks; returns its date."""
-    env = environment("setup")
+    env = environment(work, "setup")
     mlops = [sys.executable, "-m", "mlops_platform.cli"]
-    if not (WORK / "lake").exists():
+    if not (work / "lake").exists():
         subprocess.run(
             [*mlops, "data", "generate", "--customers", str(customers), "--days", str(days)], env=env, check=True
         )
     start = dt.date.fromisoformat(os.environ.get("MLOPS_DATES_START", "2025-01-01"))
     day = start + dt.timedelta(days=days)
     subprocess.run([*mlops, "features", "build", "--date", day.isoformat()], env=env, check=True)
-    if not (WORK / "airflow" / "airflow.db").exists():
-        (WORK / "airflow").mkdir(parents=True, exist_ok=True)
+    if not (work / "airflow" / "airflow.db").exists():
+        (work / "airflow").mkdir(parents=True, exist_ok=True)
         subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env, check=True)
     return day
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=10_000)
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each contender; the best counts")
+    add_output_args(parser, f"{QUICK['customers']} customers x {QUICK['days']} days, one run each (a smoke test)")
+    parser.add_argument("--customers", type=int)
+    parser.add_argument("--days", type=int)
+    parser.add_argument("--repeats", type=int, help="runs of each contender; the best counts")
     args = parser.parse_args()
-    WORK.mkdir(parents=True, exist_ok=True)
-    for stale in WORK.glob("*.db"):
+    size = QUICK if args.quick else FULL
+    args.customers, args.days = args.customers or size["customers"], args.days or size["days"]
+    args.repeats = args.repeats or size["repeats"]
+    work = QUICK_WORK if args.quick else WORK
+    work.mkdir(parents=True, exist_ok=True)
+    for stale in work.glob("*.db"):
         stale.unlink()
-    day = prepare(args.customers, args.days)
+    day = prepare(work, args.customers, args.days)
 
     # Alternate the contenders (each with its own empty registry) and keep the best of each, so a
     # burst of load on the machine does not land on one side only.
@@ -122,10 +134,10 @@ def main() -> None:
             run(
                 DIRECT,
                 [str(REPO / "dags"), day.isoformat(), ",".join(MODELS), RUN_KEY],
-                environment(f"direct-{attempt}"),
+                environment(work, f"direct-{attempt}"),
             )
         )
-        dags.append(run(DAG, [str(REPO / "dags"), day.isoformat()], environment(f"dag-{attempt}")))
+        dags.append(run(DAG, [str(REPO / "dags"), day.isoformat()], environment(work, f"dag-{attempt}")))
         if dags[-1]["state"] != "success":
             raise SystemExit(f"drift_retraining did not succeed: {dags[-1]['tasks']}")
     direct = min(directs, key=lambda r: r["seconds"])
@@ -133,7 +145,7 @@ def main() -> None:
     task_sum = sum(t[3] for t in dag["tasks"])
     ratio = dag["seconds"] / direct["seconds"]
     result = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine("cpus", "python"),
         "lake": {"customers": args.customers, "days": args.days, "snapshot": day.isoformat()},
         "repeats": args.repeats,
         "direct_seconds": round(direct["seconds"], 2),
@@ -147,8 +159,6 @@ def main() -> None:
         "passed": ratio <= TARGET,
         "tasks": [{"task": t[0], "map_index": t[1], "state": t[2], "seconds": round(t[3], 2)} for t in dag["tasks"]],
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "dag_overhead.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         "# drift_retraining under dag.test() vs its own work",
         "",
@@ -165,7 +175,7 @@ def main() -> None:
         f"(b)/(a) = {ratio:.3f} (target <= {TARGET}: {'pass' if ratio <= TARGET else 'MISS'}); "
         f"(b)/task sum = {dag['seconds'] / task_sum:.3f}.",
     ]
-    (RESULTS / "dag_overhead.md").write_text("\n".join(lines) + "\n")
+    write_results(output_dir(args, NAME), NAME, result, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -9,39 +9,43 @@ pair and a drifted pair), in one process:
 (c) the platform's ``drift_decision`` with ``config/drift.yaml``.
 
 Targets: (c) at most 2x (a), at least 8x faster than (b), same decision as (a) on both pairs.
-Writes benchmarks/results/drift.json and drift.md. Run: ``.venv/bin/python benchmarks/drift.py``.
+Writes benchmarks/results/drift.json and drift.md. Run: ``.venv/bin/python benchmarks/drift.py``;
+``--quick``: 5,000 rows a side, one repeat, figures to ``--out`` or a scratch folder (a smoke test).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import platform
-import time
-from pathlib import Path
+import sys
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from harness import REPO, Clock, add_output_args, machine, output_dir, write_results
 from scipy import stats
 
-ROWS = 100_000
+NAME = "drift"
+ROWS, QUICK_ROWS = 100_000, 5_000
+REPEAT, QUICK_REPEAT = 3, 1
 NUMERICAL = [f"num_{i:02d}" for i in range(25)]
 CATEGORICAL = [f"cat_{i}" for i in range(5)]
 LEVELS = np.array(["a", "b", "c", "d", "e"])
 BASE_MIX = np.array([0.35, 0.25, 0.2, 0.12, 0.08])
 DRIFT_MIX = np.array([0.15, 0.2, 0.25, 0.2, 0.2])
-RESULTS = Path(__file__).parent / "results"
 
 
-def snapshot(seed: int, drifted: bool) -> pd.DataFrame:
-    """A synthetic snapshot; the drifted one shifts 20 of 25 means and 3 of 5 category mixes."""
+def snapshot(seed: int, drifted: bool, rows: int = ROWS) -> pd.DataFrame:
+    """A synthetic snapshot of ``rows`` rows; the drifted one shifts 20 of 25 means and 3 of 5 category mixes."""
     rng = np.random.default_rng(seed)
     data: dict[str, np.ndarray] = {}
     for i, column in enumerate(NUMERICAL):
         shift = 0.4 if drifted and i < 20 else 0.0
-        data[column] = rng.lognormal(mean=1.0 + shift, sigma=0.6, size=ROWS) if i % 2 else rng.normal(shift, 1, ROWS)
+        data[column] = rng.lognormal(mean=1.0 + shift, sigma=0.6, size=rows) if i % 2 else rng.normal(shift, 1, rows)
     for i, column in enumerate(CATEGORICAL):
         mix = DRIFT_MIX if drifted and i < 3 else BASE_MIX
-        data[column] = LEVELS[rng.choice(len(LEVELS), size=ROWS, p=mix)]
+        data[column] = LEVELS[rng.choice(len(LEVELS), size=rows, p=mix)]
     return pd.DataFrame(data)
 
 
@@ -80,32 +84,38 @@ def evidently_default(reference: pd.DataFrame, current: pd.DataFrame) -> dict:
     return {"drifted": int(count["value"]["count"]), "share": float(count["value"]["share"])}
 
 
-def timed(func, *args, repeat: int = 1) -> tuple[float, object]:  # noqa: ANN001
+def timed(func: Callable[..., Any], *args: Any, repeat: int = 1) -> tuple[float, Any]:
     """Best wall time of ``repeat`` calls (the machine is shared) and the last result."""
-    best = float("inf")
+    best, result = float("inf"), None
     for _ in range(repeat):
-        start = time.perf_counter()
-        result = func(*args)
-        best = min(best, time.perf_counter() - start)
+        with Clock() as clock:
+            result = func(*args)
+        best = min(best, clock.seconds)
     return best, result
 
 
-def main() -> None:
+def main() -> int:
     from mlops_platform.config import load_drift_settings
 
-    settings = load_drift_settings(Path(__file__).resolve().parents[1] / "config", env={})
-    start = time.perf_counter()
-    from mlops_platform.monitoring.drift import drift_decision
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_output_args(parser, f"{QUICK_ROWS:,} rows a side, one repeat (a smoke test, not recorded)")
+    args = parser.parse_args()
+    size, repeat = (QUICK_ROWS, QUICK_REPEAT) if args.quick else (ROWS, REPEAT)
+    settings = load_drift_settings(REPO / "config", env={})
+    with Clock() as warmup:
+        from mlops_platform.monitoring.drift import drift_decision
 
-    drift_decision(snapshot(0, False).head(200), snapshot(1, False).head(200), NUMERICAL, CATEGORICAL, settings)
-    import_seconds = time.perf_counter() - start  # Evidently's import, paid once per process
+        drift_decision(snapshot(0, False).head(200), snapshot(1, False).head(200), NUMERICAL, CATEGORICAL, settings)
+    import_seconds = warmup.seconds  # Evidently's import, paid once per process
     threshold = settings.decision.drifted_share_threshold
-    reference = snapshot(1, False)
-    pairs = {"no_drift": snapshot(2, False), "drifted": snapshot(3, True)}
+    reference = snapshot(1, False, size)
+    pairs = {"no_drift": snapshot(2, False, size), "drifted": snapshot(3, True, size)}
     rows = []
     for name, current in pairs.items():
-        floor_s, floor = timed(floor_decision, reference, current, threshold, repeat=3)
-        platform_s, decision = timed(drift_decision, reference, current, NUMERICAL, CATEGORICAL, settings, repeat=3)
+        floor_s, floor = timed(floor_decision, reference, current, threshold, repeat=repeat)
+        platform_s, decision = timed(
+            drift_decision, reference, current, NUMERICAL, CATEGORICAL, settings, repeat=repeat
+        )
         evidently_s, default = timed(evidently_default, reference, current)
         rows.append(
             {
@@ -131,19 +141,20 @@ def main() -> None:
         "same_decision_as_floor": all(r["same_decision_as_floor"] for r in rows),
     }
     result = {
-        "rows": ROWS,
+        "rows": size,
         "columns": {"numerical": len(NUMERICAL), "categorical": len(CATEGORICAL)},
         "settings": settings.decision.model_dump(),
         "evidently_import_and_warmup_s": round(import_seconds, 2),
-        "python": platform.python_version(),
+        "python": machine("python")["python"],
         "pairs": rows,
         "checks": checks,
         "passed": all(checks.values()),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "drift.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "drift.md").write_text(markdown(result))
+    if args.quick:
+        result["repeat"] = repeat
+    write_results(output_dir(args, NAME), NAME, result, markdown(result))
     print(markdown(result))
+    return 0
 
 
 def markdown(result: dict) -> str:
@@ -153,7 +164,8 @@ def markdown(result: dict) -> str:
         f"{result['rows']:,} rows x {result['columns']['numerical']} numeric + "
         f"{result['columns']['categorical']} categorical columns per side; settings: "
         f"`{json.dumps(result['settings'])}`. One process; Evidently import and warm-up "
-        f"({result['evidently_import_and_warmup_s']} s) paid once before timing; (a) and (c) best of 3, "
+        f"({result['evidently_import_and_warmup_s']} s) paid once before timing; (a) and (c) best of "
+        f"{result.get('repeat', REPEAT)}, "
         "(b) one run.",
         "",
         "| pair | (a) scipy floor, full | (b) Evidently default preset, full | (c) drift_decision | "
@@ -174,4 +186,4 @@ def markdown(result: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

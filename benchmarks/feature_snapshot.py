@@ -24,20 +24,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
-import resource
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-sys.path.insert(0, str(HERE))
+import harness
+
+HERE, REPO = harness.HERE, harness.REPO
 
 SNAPSHOT_DATE = dt.date(2025, 4, 1)
+PACKAGES = ("duckdb", "pyarrow", "pandas")  # their versions go with the figures
 FULL_ROWS, QUICK_ROWS = 50_000_000, 100_000
 # The scaling series, as fractions of --rows (5M, 10M, 25M, 50M by default).
 SCALING = (0.1, 0.2, 0.5, 1.0)
@@ -58,35 +56,15 @@ def _settings(lake: str) -> Any:
     return load_platform_settings(REPO / "config", env={"MLOPS_STORAGE_URI": lake})
 
 
-def _peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _timed(func: Any, repeat: int) -> tuple[list[float], list[float], Any]:
-    """Wall and CPU seconds (all threads) of ``repeat`` calls, and the last result."""
-    runs, cpu, result = [], [], None
-    for _ in range(repeat):
-        began, began_cpu = time.perf_counter(), _cpu()
-        result = func()
-        runs.append(time.perf_counter() - began)
-        cpu.append(_cpu() - began_cpu)
-    return runs, cpu, result
-
-
 def child_generate(lake: str, customers: int, window: int) -> dict[str, Any]:
     from snapshot_data import LakeParams, generate
 
     from mlops_platform.storage import ObjectStore
 
     params = LakeParams(customers=customers, snapshot_date=SNAPSHOT_DATE.isoformat(), window_days=window, seed=7)
-    began = time.perf_counter()
-    counts = generate(ObjectStore(lake), params)
-    return {"rows": counts, "seconds": time.perf_counter() - began}
+    with harness.Clock() as clock:
+        counts = generate(ObjectStore(lake), params)
+    return {"rows": counts, "seconds": clock.seconds}
 
 
 def child_build(lake: str, repeat: int) -> dict[str, Any]:
@@ -94,7 +72,9 @@ def child_build(lake: str, repeat: int) -> dict[str, Any]:
     from mlops_platform.storage import ObjectStore
 
     settings, store = _settings(lake), ObjectStore(lake)
-    runs, cpu, manifest = _timed(lambda: build_snapshot(store, settings, SNAPSHOT_DATE, validate_raw=False), repeat)
+    runs, cpu, manifest = harness.repeat_timed(
+        lambda: build_snapshot(store, settings, SNAPSHOT_DATE, validate_raw=False), repeat
+    )
     return {"runs": runs, "seconds": min(runs), "cpu_seconds": min(cpu), "snapshot_rows": manifest.rows}
 
 
@@ -104,7 +84,7 @@ def child_pandas(lake: str, out: str) -> dict[str, Any]:
     from mlops_platform.storage import ObjectStore
 
     settings, store = _settings(lake), ObjectStore(lake)
-    runs, cpu, frame = _timed(lambda: pandas_snapshot(store, settings.features, SNAPSHOT_DATE), 1)
+    runs, cpu, frame = harness.repeat_timed(lambda: pandas_snapshot(store, settings.features, SNAPSHOT_DATE), 1)
     frame.to_parquet(out, index=False)
     return {"runs": runs, "seconds": min(runs), "cpu_seconds": min(cpu), "snapshot_rows": len(frame)}
 
@@ -134,7 +114,7 @@ def child_scan_arrow(lake: str, repeat: int) -> dict[str, Any]:
     def scan() -> int:
         return sum(batch.num_rows for _, data, cols in inputs for batch in data.to_batches(columns=cols))
 
-    runs, cpu, rows = _timed(scan, repeat)
+    runs, cpu, rows = harness.repeat_timed(scan, repeat)
     return {"runs": runs, "seconds": min(runs), "cpu_seconds": min(cpu), "rows_read": rows}
 
 
@@ -153,7 +133,7 @@ def child_scan_duckdb(lake: str, repeat: int) -> dict[str, Any]:
             total += con.sql(f"SELECT COUNT(*), {aggregates} FROM {table}").fetchall()[0][0]
         return total
 
-    runs, cpu, rows = _timed(scan, repeat)
+    runs, cpu, rows = harness.repeat_timed(scan, repeat)
     return {"runs": runs, "seconds": min(runs), "cpu_seconds": min(cpu), "rows_read": rows}
 
 
@@ -166,7 +146,7 @@ def run_child(args: argparse.Namespace) -> None:
         "scan-duckdb": lambda: child_scan_duckdb(args.lake, args.repeat),
     }
     result = modes[args.mode]()
-    result["peak_rss_bytes"] = _peak_rss()
+    result["peak_rss_bytes"] = harness.peak_rss_bytes()
     print(json.dumps(result))
 
 
@@ -179,7 +159,7 @@ def spawn(mode: str, lake: str, **options: Any) -> dict[str, Any]:
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     if done.returncode != 0:
         sys.exit(f"{mode} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return harness.last_json_line(done.stdout)
 
 
 def ensure_lake(folder: Path, customers: int, window: int) -> dict[str, int]:
@@ -232,23 +212,6 @@ def scaling_series(
     return series
 
 
-def machine() -> dict[str, Any]:
-    import duckdb
-    import pandas
-    import pyarrow
-
-    from mlops_platform.features.engine import cpu_count
-
-    return {
-        "cpus": cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "pyarrow": pyarrow.__version__,
-        "pandas": pandas.__version__,
-    }
-
-
 def run_contenders(lake: str, work: Path, repeat: int) -> dict[str, dict[str, Any]]:
     """Each contender in its own process, on the same lake."""
     runs = {}
@@ -268,6 +231,8 @@ def run_parent(args: argparse.Namespace) -> int:
     from snapshot_data import customers_for_rows
     from snapshot_report import compare, report, summarise
 
+    from mlops_platform.features.engine import cpu_count
+
     window = _settings("file:///tmp").features.longest_window_days
     target = args.rows or (QUICK_ROWS if args.quick else FULL_ROWS)
     customers = args.customers or customers_for_rows(target, window)
@@ -285,7 +250,7 @@ def run_parent(args: argparse.Namespace) -> int:
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join([".venv/bin/python", "benchmarks/feature_snapshot.py", *sys.argv[1:]]),
         "snapshot_date": SNAPSHOT_DATE.isoformat(),
-        "machine": machine(),
+        "machine": harness.machine("cpus", "platform", "python", packages=PACKAGES, cpus=cpu_count()),
         "rows": rows,
         "repeat": repeat,
         "summary": summarise(rows, runs),
@@ -293,18 +258,17 @@ def run_parent(args: argparse.Namespace) -> int:
         "scaling": scaling,
         "notes": NOTES,
     }
-    return report(result, Path(args.out).resolve())
+    return report(result, harness.output_dir(args, "feature_snapshot"))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, help="usage+event rows to synthesise (default 50M; --quick 100k)")
     parser.add_argument("--customers", type=int, help="customers (default: derived from --rows)")
-    parser.add_argument("--quick", action="store_true", help="a small lake and a short scaling series")
+    harness.add_output_args(parser, "a small lake and a short scaling series (figures to --out or a scratch folder)")
     parser.add_argument("--repeat", type=int, help="runs per timed contender, best taken (pandas runs once)")
     parser.add_argument("--no-scaling", action="store_true", help="skip the scaling series")
     parser.add_argument("--work", default=str(HERE / ".work"), help="where the synthetic lakes go")
-    parser.add_argument("--out", default=str(HERE / "results"), help="where the figures go")
     # Internal: one contender in a child process.
     parser.add_argument(
         "--mode", choices=["generate", "build", "pandas", "scan-arrow", "scan-duckdb"], help=argparse.SUPPRESS

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/quality.py                  # both datasets (the record)
     .venv/bin/python benchmarks/quality.py --only shoppers  # one dataset while developing
+    .venv/bin/python benchmarks/quality.py --quick          # subsampled data; a smoke test, not recorded
 
 What it does, in a fresh working folder ``benchmarks/.work/quality/`` (lake + SQLite MLflow):
 
@@ -17,7 +18,9 @@ What it does, in a fresh working folder ``benchmarks/.work/quality/`` (lake + SQ
 Every figure is read back from MLflow (``MlflowClient``): the model's metrics, its ``baseline_*``
 metrics, the training-set manifest artifact. Nothing is tuned: the config's hyper-parameters are
 used as they are, and a missed target is reported as a miss. Results go to
-``benchmarks/results/quality.{json,md}``.
+``benchmarks/results/quality.{json,md}``. ``--quick`` runs the same commands on a seeded sample of
+each file (``QUICK_SHOPPERS_ROWS`` sessions, ``QUICK_RETAIL_CUSTOMERS`` customers) in
+``benchmarks/.work/quality-quick/`` and writes its figures to ``--out`` or a scratch folder.
 """
 
 from __future__ import annotations
@@ -26,22 +29,36 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-WORK = HERE / ".work" / "quality"
-RESULTS = HERE / "results"
-DATA = Path(os.environ.get("MLOPS_SHARED_DATA", REPO.parent / "shared" / "data"))
-SHOPPERS = DATA / "online_shoppers" / "online_shoppers_intention.csv"
-RETAIL = DATA / "online_retail" / "online_retail.parquet"
+from harness import (
+    HERE,
+    REPO,
+    Clock,
+    add_output_args,
+    machine,
+    machine_line,
+    mlops_env,
+    output_dir,
+    package_versions,
+    read_results,
+    require_data,
+    shared_data,
+    write_results,
+)
+
+NAME = "quality"
+WORK = HERE / ".work" / "quality"  # main() points it at the quick folder for --quick
+QUICK_WORK = HERE / ".work" / "quality-quick"
+SHOPPERS = shared_data() / "online_shoppers" / "online_shoppers_intention.csv"
+RETAIL = shared_data() / "online_retail" / "online_retail.parquet"
 MLOPS = Path(sys.executable).parent / "mlops"
+QUICK_SHOPPERS_ROWS = 1_500
+QUICK_RETAIL_CUSTOMERS = 400
 
 HORIZON_DAYS = 90
 # History the feature windows need before the first training date (the longest window, 90 days).
@@ -71,33 +88,25 @@ USAGE_EVENT_FEATURES = (
 # -- running commands ------------------------------------------------------------------------------
 def environment() -> dict[str, str]:
     """The child environment: every setting through MLOPS_* overrides, nothing from the caller's MLflow."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
-    env.update(
-        {
-            "MLOPS_CONFIG_DIR": str(REPO / "config"),
-            "MLOPS_STORAGE_URI": (WORK / "lake").as_uri(),
-            "MLOPS_TRACKING_URI": f"sqlite:///{WORK / 'mlflow.db'}",
-            "MLOPS_TRACKING_ARTIFACT_LOCATION": str(WORK / "mlruns"),
-            "MLOPS_LABELS_CHURN_HORIZON_DAYS": str(HORIZON_DAYS),
-            "MLOPS_LABELS_REVENUE_HORIZON_DAYS": str(HORIZON_DAYS),
-            "MLOPS_VALIDATION_MIN_HISTORY_DAYS": str(MIN_HISTORY_DAYS),
-            "PYTHONWARNINGS": "ignore",
-        }
+    return mlops_env(
+        WORK,
+        MLOPS_LABELS_CHURN_HORIZON_DAYS=str(HORIZON_DAYS),
+        MLOPS_LABELS_REVENUE_HORIZON_DAYS=str(HORIZON_DAYS),
+        MLOPS_VALIDATION_MIN_HISTORY_DAYS=str(MIN_HISTORY_DAYS),
+        PYTHONWARNINGS="ignore",
     )
-    return env
 
 
 def mlops(*args: str, check: bool = True) -> dict[str, Any]:
     """Run ``mlops ARGS`` in a subprocess; returns the command, exit code, output and seconds."""
     command = [str(MLOPS), *args]
     print("$ mlops " + " ".join(args), flush=True)
-    began = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, env=environment(), capture_output=True, text=True)
-    seconds = time.perf_counter() - began
+    with Clock() as clock:
+        done = subprocess.run(command, cwd=REPO, env=environment(), capture_output=True, text=True)
     result = {
         "command": "mlops " + " ".join(args),
         "exit_code": done.returncode,
-        "seconds": round(seconds, 2),
+        "seconds": round(clock.seconds, 2),
         "stdout": done.stdout,
         "stderr": done.stderr.strip()[-4000:],
     }
@@ -178,10 +187,10 @@ def target_lines(model: str, metrics: dict[str, float]) -> list[dict[str, Any]]:
 
 
 # -- 1. conversion on Online Shoppers --------------------------------------------------------------
-def shoppers() -> dict[str, Any]:
+def shoppers(source: Path) -> dict[str, Any]:
     import pandas as pd
 
-    run = mlops("train", "conversion", "--table", str(SHOPPERS), "--target", "Revenue", "--name", SHOPPERS_NAME)
+    run = mlops("train", "conversion", "--table", str(source), "--target", "Revenue", "--name", SHOPPERS_NAME)
     found = newest_version(SHOPPERS_NAME)
     strategy_csv = artifact_text(found["run_id"], "tables/strategy_scores.csv")
     strategy_scores: dict[str, float] = {}
@@ -194,7 +203,7 @@ def shoppers() -> dict[str, Any]:
     notes = artifact_text(found["run_id"], "report/notes.txt") or ""
     return {
         "dataset": "online_shoppers",
-        "source": str(SHOPPERS),
+        "source": str(source),
         "command": run["command"],
         "seconds": run["seconds"],
         **found,
@@ -302,11 +311,11 @@ def retail_model(model: str, as_of: str) -> dict[str, Any]:
     }
 
 
-def retail() -> dict[str, Any]:
+def retail(source: Path) -> dict[str, Any]:
     from mlops_platform.config import load_models_settings
     from mlops_platform.features.training_set import plan_dates
 
-    imported = mlops("data", "import", "--source", "online_retail", str(RETAIL))
+    imported = mlops("data", "import", "--source", "online_retail", str(source))
     counts = parse_import(imported["stdout"])
     days = store().list_dates("raw/transactions")
     as_of = days[-1] + dt.timedelta(days=1)
@@ -314,7 +323,7 @@ def retail() -> dict[str, Any]:
     plan = plan_dates(as_of, HORIZON_DAYS, sets)
     result: dict[str, Any] = {
         "dataset": "online_retail",
-        "source": str(RETAIL),
+        "source": str(source),
         "import": {"command": imported["command"], "seconds": imported["seconds"], "counts": counts},
         "raw_days": {"first": days[0].isoformat(), "last": days[-1].isoformat(), "with_transactions": len(days)},
         "as_of": as_of.isoformat(),
@@ -546,58 +555,70 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def environment_info() -> dict[str, Any]:
-    import importlib.metadata as md
+    """Python, machine, code version, package versions and load, as the record has them."""
+    info = machine("python", "machine", "code", "uncommitted_files", machine=machine_line("CPUs", python=False))
+    info["packages"] = package_versions(("mlflow", "xgboost", "lightgbm", "scikit-learn", "imbalanced-learn", "pandas"))
+    info["load_average_at_start"] = os.getloadavg()
+    return info
 
-    def run(*cmd: str) -> str:
-        return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True).stdout.strip()
 
-    dirty = run("git", "status", "--porcelain", "--untracked-files=no").splitlines()
-    return {
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "code": run("git", "rev-parse", "--short", "HEAD") + (" + uncommitted changes" if dirty else ""),
-        "uncommitted_files": [line[3:] for line in dirty],
-        "packages": {
-            p: md.version(p) for p in ("mlflow", "xgboost", "lightgbm", "scikit-learn", "imbalanced-learn", "pandas")
-        },
-        "load_average_at_start": os.getloadavg(),
-    }
+def quick_samples(work: Path) -> tuple[Path, Path]:
+    """Seeded samples of both files in ``work``: sessions of Online Shoppers, customers of Online Retail."""
+    import pandas as pd
+
+    sessions = pd.read_csv(SHOPPERS).sample(n=QUICK_SHOPPERS_ROWS, random_state=7)
+    shoppers_path = work / "online_shoppers_sample.csv"
+    sessions.to_csv(shoppers_path, index=False)
+    lines = pd.read_parquet(RETAIL)
+    known = pd.Series(lines["CustomerID"].dropna().unique())
+    kept = known.sample(n=min(QUICK_RETAIL_CUSTOMERS, len(known)), random_state=7)
+    retail_path = work / "online_retail_sample.parquet"
+    lines.loc[lines["CustomerID"].isin(kept)].to_parquet(retail_path, index=False)
+    return shoppers_path, retail_path
 
 
 def main() -> None:
+    global WORK
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_output_args(parser, "a seeded sample of each file (a smoke test; not recorded)")
     parser.add_argument("--only", choices=("shoppers", "retail"), help="run one dataset (development)")
     parser.add_argument("--report-only", action="store_true", help="rebuild quality.md from the recorded JSON")
     args = parser.parse_args()
     if args.report_only:
-        report = json.loads((RESULTS / "quality.json").read_text())
+        out = output_dir(args, NAME)
+        report = read_results(out, NAME)
         report["rows"] = table_rows(report)
-        (RESULTS / "quality.md").write_text(markdown(report))
+        write_results(out, NAME, report, markdown(report))
         print(markdown(report))
         return
+    if args.quick:
+        require_data(SHOPPERS, RETAIL)
+        WORK = QUICK_WORK
     for path in (SHOPPERS, RETAIL):
         if not path.is_file():
             raise SystemExit(f"dataset not found: {path} (set MLOPS_SHARED_DATA)")
     if WORK.exists():
         shutil.rmtree(WORK)
     WORK.mkdir(parents=True)
+    shoppers_source, retail_source = quick_samples(WORK) if args.quick else (SHOPPERS, RETAIL)
     os.environ.update(environment())  # for the in-process readers (store, MLflow)
     report: dict[str, Any] = {
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "environment": environment_info(),
     }
+    if args.quick:
+        report["quick"] = {"shoppers_rows": QUICK_SHOPPERS_ROWS, "retail_customers": QUICK_RETAIL_CUSTOMERS}
     if args.only in (None, "shoppers"):
-        report["shoppers"] = shoppers()
+        report["shoppers"] = shoppers(shoppers_source)
     if args.only in (None, "retail"):
-        report["retail"] = retail()
+        report["retail"] = retail(retail_source)
     report["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     report["environment"]["load_average_at_end"] = os.getloadavg()
     report["rows"] = table_rows(report)
-    out = RESULTS if args.only is None else WORK  # a partial run never replaces the record
-    out.mkdir(exist_ok=True)
-    (out / "quality.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    # A partial run never replaces the record: it goes to the work folder unless --out says otherwise.
+    out = output_dir(args, NAME) if args.only is None or args.out else WORK
     text = markdown(report)
-    (out / "quality.md").write_text(text)
+    write_results(out, NAME, report, text)
     print()
     print(text)
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/recommender_quality.py            # the record (3 seeds)
     .venv/bin/python benchmarks/recommender_quality.py --seeds 1  # while developing
+    .venv/bin/python benchmarks/recommender_quality.py --quick    # a user sample, one seed; a smoke test
 
 Four parts, all on the ua split (ua.test: 10 ratings per user, never used to train, tune or
 stop early):
@@ -31,38 +32,44 @@ stop early):
 
 Results: ``benchmarks/results/recommender_quality.{json,md}``. MovieLens is research-only data
 (see its SOURCE.md): it is read from ``../shared/data/movielens_100k`` and never copied.
+``--quick`` runs every part on a seeded sample of ``QUICK_USERS`` users with one seed and writes
+to ``--out`` or a scratch folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
-import platform
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from harness import (
+    REPO,
+    add_output_args,
+    load_line,
+    machine_line,
+    output_dir,
+    publish,
+    require_data,
+    rerender,
+    shared_data,
+)
 from lightfm.evaluation import precision_at_k as lightfm_precision_at_k
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-sys.path.insert(0, str(REPO / "src"))
+from mlops_platform.config import RecommenderSettings, load_models_settings
+from mlops_platform.evaluation.ranking import precision_at_k, ranking_report
+from mlops_platform.models.recommender import interactions as ia
+from mlops_platform.models.recommender.candidates import CandidateModel, top_k
+from mlops_platform.models.recommender.model import Recommender, Stage
 
-from mlops_platform.config import RecommenderSettings, load_models_settings  # noqa: E402
-from mlops_platform.evaluation.ranking import precision_at_k, ranking_report  # noqa: E402
-from mlops_platform.recommender import interactions as ia  # noqa: E402
-from mlops_platform.recommender.candidates import CandidateModel, top_k  # noqa: E402
-from mlops_platform.recommender.model import Recommender, Stage  # noqa: E402
-
-DATA = Path(os.environ.get("MLOPS_SHARED_DATA", REPO.parent / "shared" / "data")) / "movielens_100k"
-RESULTS = HERE / "results"
+NAME = "recommender_quality"
+DATA = shared_data() / "movielens_100k"
+QUICK_USERS = 120
 PUBLISHED = {"warp": 0.11, "bpr": 0.10}  # precision@10, doc/examples/movielens_implicit.rst
 TOLERANCE = 0.01
 K_CANDIDATES = 100
@@ -144,6 +151,19 @@ def load() -> MovieLens:
         {"age": "age:" + age, "gender": "gender:" + users["gender"], "job": "occupation:" + users["occupation"]},
     )
     return MovieLens(_ratings("ua.base"), _ratings("ua.test"), users_frame, user_tokens, items, item_tokens)
+
+
+def sample_users(ml: MovieLens, users: int, seed: int = 0) -> MovieLens:
+    """The same data restricted to ``users`` users drawn with ``seed`` (every film kept)."""
+    drawn = np.random.default_rng(seed).choice(ml.users["user_id"].to_numpy(), size=users, replace=False)
+    keep = set(drawn.tolist())
+    return dataclasses.replace(
+        ml,
+        train=ml.train.loc[ml.train["user_id"].isin(keep)],
+        test=ml.test.loc[ml.test["user_id"].isin(keep)],
+        users=ml.users.loc[ml.users["user_id"].isin(keep)].reset_index(drop=True),
+        user_tokens=ml.user_tokens.loc[ml.user_tokens["id"].isin(keep)].reset_index(drop=True),
+    )
 
 
 # -- 1. the LightFM docs' protocol ----------------------------------------------------------------
@@ -461,37 +481,47 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def arguments(quick_help: str) -> argparse.ArgumentParser:
+    """The options of both recommender-quality benchmarks: --quick, --out, --seeds and --render."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3, help="runs per model (seeds 42, 43, ...)")
+    add_output_args(parser, quick_help)
+    parser.add_argument("--seeds", type=int, help="runs per model (seeds 42, 43, ...); default 3, --quick 1")
     parser.add_argument("--render", action="store_true", help="only rewrite the Markdown from the JSON results")
-    args = parser.parse_args()
+    return parser
+
+
+def seeds_of(args: argparse.Namespace) -> list[int]:
+    """Seeds 42, 43, ...: ``--seeds`` of them, else 3 (--quick: 1)."""
+    return list(range(42, 42 + (args.seeds or (1 if args.quick else 3))))
+
+
+def main() -> None:
+    args = arguments(f"{QUICK_USERS} sampled users, one seed (a smoke test; not recorded)").parse_args()
+    out = output_dir(args, NAME)
     if args.render:
-        result = json.loads((RESULTS / "recommender_quality.json").read_text())
-        (RESULTS / "recommender_quality.md").write_text(markdown(result))
-        return
-    seeds = list(range(42, 42 + args.seeds))
+        return rerender(out, NAME, markdown)
+    if args.quick:
+        require_data(DATA)
+    seeds = seeds_of(args)
     load_start = os.getloadavg()[0]
-    ml = load()
+    ml = sample_users(load(), QUICK_USERS) if args.quick else load()
     config_losses = load_models_settings(REPO / "config").recommender.candidates.losses
+    sample = f" Quick run: {QUICK_USERS} sampled users." if args.quick else ""
     result = {
         "protocol_note": (
             f"Seeds {seeds}. Part 2: config/models.yaml hyper-parameters, k_candidates={K_CANDIDATES}, "
             f"no recency decay, ranker labels = latest {LABEL_SHARE:.0%} of each user's ua.base ratings, ensemble = "
             f"{ENSEMBLE}, ranker {RANKER} with candidate weight {CANDIDATE_WEIGHT}. LightFM on identity features, "
-            "user and film features to the ranker. Relevant items: every ua.test rating."
+            f"user and film features to the ranker. Relevant items: every ua.test rating.{sample}"
         ),
         "docs_protocol": docs_protocol(ml, seeds),
         "validation": validation(ml, seeds[:1]),
         "contenders": contenders(ml, seeds, config_losses),
         "throughput": throughput(ml),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}",
+        "machine": machine_line(),
     }
-    result["load"] = f"{load_start:.1f} / {os.getloadavg()[0]:.1f} (the machine is shared: times are indicative)"
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "recommender_quality.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (RESULTS / "recommender_quality.md").write_text(markdown(result))
-    print(markdown(result))
+    result["load"] = load_line(load_start)
+    publish(out, NAME, result, markdown(result))
 
 
 if __name__ == "__main__":

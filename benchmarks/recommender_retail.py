@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/recommender_retail.py            # the record (3 seeds)
     .venv/bin/python benchmarks/recommender_retail.py --seeds 1  # while developing
+    .venv/bin/python benchmarks/recommender_retail.py --quick    # a customer sample, one seed; a smoke test
 
 The source file (``../shared/data/online_retail``) is imported into a throw-away lake with
 :func:`~mlops_platform.data.importers.import_file` (what ``mlops data import`` runs) and the raw
@@ -17,44 +18,39 @@ item bought in the horizon, bought-before items may be recommended, as the confi
 and from the labels). Contenders: popularity, the customer's own purchase history (kept
 protocol only), LightFM per loss, LightFM + XGBoost ranker, an ensemble of the three losses.
 
-Results: ``benchmarks/results/recommender_retail.{json,md}``.
+Results: ``benchmarks/results/recommender_retail.{json,md}``. ``--quick`` imports a seeded sample of
+``QUICK_CUSTOMERS`` customers instead of the whole file, with one seed, and writes to ``--out`` or a
+scratch folder.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import hashlib
 import json
 import os
-import platform
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+import harness
 import numpy as np
 import pandas as pd
+from recommender_quality import _aggregate, _cell, _mean_std, arguments, seeds_of
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(HERE))
+from mlops_platform.config import RecommenderSettings, load_models_settings
+from mlops_platform.data.importers import import_file
+from mlops_platform.data.raw import read_customers, read_products, read_raw
+from mlops_platform.evaluation.ranking import ranking_report
+from mlops_platform.models.recommender import interactions as ia
+from mlops_platform.models.recommender.model import Recommender, Stage, evaluate_recommendations
+from mlops_platform.storage import open_store
 
-from recommender_quality import _aggregate, _cell, _mean_std  # noqa: E402
-
-from mlops_platform.config import RecommenderSettings, load_models_settings  # noqa: E402
-from mlops_platform.data.importers import import_file  # noqa: E402
-from mlops_platform.data.raw import read_customers, read_products, read_raw  # noqa: E402
-from mlops_platform.evaluation.ranking import ranking_report  # noqa: E402
-from mlops_platform.recommender import interactions as ia  # noqa: E402
-from mlops_platform.recommender.model import Recommender, Stage, evaluate_recommendations  # noqa: E402
-from mlops_platform.storage import open_store  # noqa: E402
-
-DATA = Path(os.environ.get("MLOPS_SHARED_DATA", REPO.parent / "shared" / "data")) / "online_retail"
-RESULTS = HERE / "results"
+NAME = "recommender_retail"
+REPO = harness.REPO
+DATA = harness.shared_data() / "online_retail"
+QUICK_CUSTOMERS = 150
 TEST_CUT_OFF = pd.Timestamp("2011-11-10")
 HORIZON_DAYS = 30
 VALIDATION_CUT_OFF = TEST_CUT_OFF - pd.Timedelta(days=HORIZON_DAYS)
@@ -89,11 +85,22 @@ def _source() -> Path:
     return parquet if parquet.is_file() else DATA / "online_retail.csv.gz"
 
 
-def load() -> Retail:
-    """Import the file into a temporary lake and read the raw tables back."""
+def quick_source(customers: int, seed: int = 7) -> Path:
+    """A parquet file of the invoice lines of ``customers`` customers drawn with ``seed`` (a scratch file)."""
+    lines = pd.read_parquet(_source()) if _source().suffix == ".parquet" else pd.read_csv(_source())
+    known = pd.Series(lines["CustomerID"].dropna().unique())
+    kept = known.sample(n=min(customers, len(known)), random_state=seed)
+    path = harness.scratch_dir(NAME) / f"online_retail_{customers}_customers.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines.loc[lines["CustomerID"].isin(kept)].to_parquet(path, index=False)
+    return path
+
+
+def load(source: Path | None = None) -> Retail:
+    """Import the file (default: the whole data set) into a temporary lake and read the raw tables back."""
     with tempfile.TemporaryDirectory(prefix="retail_lake_") as lake:
         store = open_store(Path(lake).as_uri())
-        counts = import_file(store, _source())
+        counts = import_file(store, source or _source())
         end = counts.last_day + pd.Timedelta(days=1).to_pytimedelta()
         transactions = read_raw(store, "transactions", None, end).to_pandas()
         products = read_products(store, counts.last_day).to_pandas()
@@ -283,9 +290,9 @@ def own_history(cut: Split, fallback: pd.DataFrame, n: int = 10) -> pd.DataFrame
 
 
 def _timed(call: Any) -> tuple[Any, float]:
-    started = time.perf_counter()
-    out = call()
-    return out, time.perf_counter() - started
+    with harness.Clock() as clock:
+        out = call()
+    return out, clock.seconds
 
 
 def lightfm_contender(
@@ -326,9 +333,9 @@ def lightfm_contender(
     }
 
 
-def _protocol(exclude: bool, seeds: list[int]) -> dict[str, Any]:
+def _protocol(exclude: bool, seeds: list[int], source: Path | None = None) -> dict[str, Any]:
     """Every contender of one protocol on the test cut-off (mean and std over seeds) and its times."""
-    data = load()
+    data = load(source)
     cut = split(data, TEST_CUT_OFF)
     n_items = len(data.items)
     popular = popularity(data, cut, exclude)
@@ -373,13 +380,13 @@ def _protocol(exclude: bool, seeds: list[int]) -> dict[str, Any]:
     return {"contenders": table, "sizes": sizes, "import": data.counts}
 
 
-def retail_benchmark(seeds: list[int], jobs: int = 1) -> dict[str, Any]:
-    """Both protocols (in ``jobs`` processes): every contender's metrics, candidate recall and times."""
+def retail_benchmark(seeds: list[int], jobs: int = 1, source: Path | None = None) -> dict[str, Any]:
+    """Both protocols (in ``jobs`` processes) on ``source``: every contender's metrics, recall and times."""
     from concurrent.futures import ProcessPoolExecutor
 
     _base_settings()  # read before the workers fork, so both use the same settings
     with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(PROTOCOLS)))) as pool:
-        futures = {name: pool.submit(_protocol, exclude, seeds) for name, exclude in PROTOCOLS.items()}
+        futures = {name: pool.submit(_protocol, exclude, seeds, source) for name, exclude in PROTOCOLS.items()}
         protocols = {name: future.result() for name, future in futures.items()}
     first = next(iter(protocols.values()))
     return {
@@ -505,28 +512,24 @@ def source_digest() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3, help="runs per model (seeds 42, 43, ...)")
+    parser = arguments(f"{QUICK_CUSTOMERS} sampled customers, one seed (a smoke test; not recorded)")
     parser.add_argument("--jobs", type=int, default=1, help="protocols run at once (1 or 2 processes)")
-    parser.add_argument("--render", action="store_true", help="only rewrite the Markdown from the JSON results")
     args = parser.parse_args()
+    out = harness.output_dir(args, NAME)
     if args.render:
-        result = json.loads((RESULTS / "recommender_retail.json").read_text())
-        (RESULTS / "recommender_retail.md").write_text(markdown(result))
-        return
+        return harness.rerender(out, NAME, markdown)
+    if args.quick:
+        harness.require_data(DATA)
     load_start = os.getloadavg()[0]
     source = source_digest()
-    result = retail_benchmark(list(range(42, 42 + args.seeds)), args.jobs)
+    result = retail_benchmark(seeds_of(args), args.jobs, quick_source(QUICK_CUSTOMERS) if args.quick else None)
+    if args.quick:
+        result["quick_customers"] = QUICK_CUSTOMERS
     result["notes"] = list(NOTES)
     result["recommender_source_sha256"] = source
-    result["machine"] = (
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, jobs {args.jobs}"
-    )
-    result["load"] = f"{load_start:.1f} / {os.getloadavg()[0]:.1f} (the machine is shared: times are indicative)"
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "recommender_retail.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (RESULTS / "recommender_retail.md").write_text(markdown(result))
-    print(markdown(result))
+    result["machine"] = f"{harness.machine_line()}, jobs {args.jobs}"
+    result["load"] = harness.load_line(load_start)
+    harness.publish(out, NAME, result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -39,23 +39,30 @@ import functools
 import io
 import json
 import os
-import platform
 import pstats
-import resource
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-RESULTS = HERE / "results"
-sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(HERE))
+from harness import (
+    REPO,
+    Clock,
+    add_output_args,
+    machine,
+    mlops_env,
+    output_dir,
+    peak_rss_bytes,
+    read_results,
+    require_data,
+    scratch_dir,
+    shared_data,
+    write_checked,
+)
 
+NAME = "recommender_speed"
 START = dt.date(2025, 1, 1)
 DRIFT_FROM = dt.date(2025, 7, 6)  # the demo's drift day (scripts/demo_airflow.py)
 FULL = {
@@ -81,6 +88,7 @@ QUICK = {
     "big_baseline_calls": 20,
     "profile_calls": 10,
     "repeats": 1,
+    "movielens_users": 150,  # a seeded sample of MovieLens users (the full run fits all 943)
 }
 TOP_N = 5
 TARGET_SECONDS = 60.0
@@ -91,28 +99,8 @@ PROFILE_LINES = 18
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _cpu() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    return own.ru_utime + own.ru_stime
-
-
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class Clock:
-    """Wall and CPU seconds of a block."""
-
-    def __enter__(self) -> Clock:
-        self.began, self.began_cpu = time.perf_counter(), _cpu()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self.began
-        self.cpu = _cpu() - self.began_cpu
-
-    def record(self, **extra: Any) -> dict[str, Any]:
-        return {"seconds": self.seconds, "cpu_seconds": self.cpu, **extra}
+    return peak_rss_bytes() / 2**20
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
@@ -131,15 +119,7 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 
 def env_for(folder: Path) -> dict[str, str]:
     """The environment with this benchmark's lake and MLflow store (``MLOPS_*`` overrides)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
-    env.update(
-        {
-            "MLOPS_STORAGE_URI": (folder / "lake").as_uri(),
-            "MLOPS_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
-            "MLOPS_TRACKING_ARTIFACT_LOCATION": str(folder / "mlruns"),
-        }
-    )
-    return env
+    return mlops_env(folder, config=False)
 
 
 def ensure_lake(folder: Path, customers: int, days: int) -> dict[str, Any]:
@@ -239,7 +219,7 @@ def per_call_costs(rec: Any, repeats: int = 20) -> dict[str, float]:
     import pandas as pd
     import xgboost as xgb
 
-    from mlops_platform.recommender.ranker import user_column
+    from mlops_platform.models.recommender.ranker import user_column
 
     fitted = rec.stage_
     one = fitted.users.ids[:1]
@@ -270,7 +250,7 @@ def profile_frame(env: dict[str, str], day: dt.date, ids: Any) -> Any:
     import pandas as pd
 
     from mlops_platform.features.snapshot import read_snapshot
-    from mlops_platform.recommender.pyfunc import CONTEXT_TYPES
+    from mlops_platform.models.recommender.pyfunc import CONTEXT_TYPES
     from mlops_platform.storage import ObjectStore
 
     table = read_snapshot(ObjectStore(env["MLOPS_STORAGE_URI"]), day)
@@ -304,7 +284,7 @@ def serving_figures(
     import numpy as np
     import pandas as pd
 
-    from mlops_platform.recommender.pyfunc import unwrap
+    from mlops_platform.models.recommender.pyfunc import unwrap
 
     rec = unwrap(loaded).recommender
     ids = rec.stage_.users.ids.astype(np.int64)
@@ -390,11 +370,11 @@ def demo_size(work: Path, size: dict[str, int]) -> dict[str, Any]:
     """``train_recommender`` on the demo lake, its parts timed; serving figures on the registered pyfunc."""
     import mlflow
 
-    from mlops_platform import tracking
     from mlops_platform.config import load_models_settings, load_platform_settings
-    from mlops_platform.recommender import lake
-    from mlops_platform.recommender import training as rt
-    from mlops_platform.recommender.evaluation import CutOffs
+    from mlops_platform.models.recommender.evaluation import CutOffs
+    from mlops_platform.pipelines import recommender_data as lake
+    from mlops_platform.pipelines import train_recommender as rt
+    from mlops_platform.registry import tracking
     from mlops_platform.storage import ObjectStore
 
     folder = work / "demo"
@@ -426,7 +406,7 @@ def demo_size(work: Path, size: dict[str, int]) -> dict[str, Any]:
     mlflow.set_tracking_uri(env["MLOPS_TRACKING_URI"])
     with Clock() as load:
         loaded = mlflow.pyfunc.load_model(f"models:/recommender/{outcome.version}")
-    from mlops_platform.recommender.pyfunc import unwrap
+    from mlops_platform.models.recommender.pyfunc import unwrap
 
     ids = unwrap(loaded).recommender.stage_.users.ids
     profiles = profile_frame(env, as_of, ids)
@@ -451,11 +431,11 @@ def big_size(work: Path, size: dict[str, int]) -> dict[str, Any]:
     import mlflow
 
     from mlops_platform.config import load_models_settings
-    from mlops_platform.recommender import lake
-    from mlops_platform.recommender.evaluation import fit_at
-    from mlops_platform.recommender.pyfunc import RecommenderPyfunc, signature
+    from mlops_platform.models.recommender.evaluation import fit_at
+    from mlops_platform.models.recommender.pyfunc import RecommenderPyfunc, signature
+    from mlops_platform.pipelines import recommender_data as lake
+    from mlops_platform.registry.tracking import pip_requirements
     from mlops_platform.storage import ObjectStore
-    from mlops_platform.tracking import pip_requirements
 
     folder = work / "big"
     generated = ensure_lake(folder, size["big_customers"], size["days"])
@@ -522,11 +502,13 @@ def movielens(work: Path, size: dict[str, int]) -> dict[str, Any]:
     import mlflow
     import recommender_quality as rq
 
-    from mlops_platform.recommender.model import Recommender
-    from mlops_platform.recommender.pyfunc import RecommenderPyfunc, signature
-    from mlops_platform.tracking import pip_requirements
+    from mlops_platform.models.recommender.model import Recommender
+    from mlops_platform.models.recommender.pyfunc import RecommenderPyfunc, signature
+    from mlops_platform.registry.tracking import pip_requirements
 
     ml = rq.load()
+    if "movielens_users" in size:
+        ml = rq.sample_users(ml, size["movielens_users"])
     serving, ranker = rq.stages(ml)
     settings = rq.movielens_settings({"warp": 1.0}, 42)
     print("movielens: fit", flush=True)
@@ -734,49 +716,32 @@ def _baseline(serving: dict[str, Any]) -> str:
     return f"{base['extrapolated_seconds']:.1f} s ({each:.1f} ms x {serving['customers']:,})"
 
 
-def machine() -> dict[str, Any]:
-    def run(*cmd: str) -> str:
-        return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True).stdout.strip()
-
-    dirty = run("git", "status", "--porcelain", "--untracked-files=no")
-    return {
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "code": run("git", "rev-parse", "--short", "HEAD") + (" + uncommitted changes" if dirty else ""),
-        "load_average_at_start": os.getloadavg(),
-    }
-
-
-def write_report(result: dict[str, Any], out: Path) -> int:
-    """Checks, JSON and Markdown into ``out``; exit code 1 when the target is missed."""
+def write_report(result: dict[str, Any], out: Path, enforce: bool = True) -> int:
+    """Checks, JSON and Markdown into ``out``; exit code 1 when the target is missed (``enforce``: full runs)."""
     result["checks"] = checks(result)
-    text = markdown(result)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "recommender_speed.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (out / "recommender_speed.md").write_text(text)
-    print()
-    print(text)
-    return 0 if all(check["passed"] for check in result["checks"]) else 1
+    return write_checked(out, NAME, result, markdown, enforce)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test; results not recorded)")
-    parser.add_argument("--work", type=Path, help="scratch folder (lakes, registry); default /tmp/speed_recommender*")
+    add_output_args(parser, "small sizes (a smoke test; figures go to the work folder or --out, not results/)")
+    parser.add_argument("--work", type=Path, help="scratch folder (lakes, registry); default: a temporary one")
     parser.add_argument("--report-only", action="store_true", help="rebuild the Markdown from the recorded JSON")
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
-    work = args.work or Path("/tmp") / ("speed_recommender_quick" if args.quick else "speed_recommender")
-    out = work if args.quick else RESULTS  # a smoke test never replaces the record
+    work = args.work or scratch_dir(NAME + ("_quick" if args.quick else ""))
+    out = output_dir(args, NAME, quick_default=work)
     if args.report_only:
-        return write_report(json.loads((out / "recommender_speed.json").read_text()), out)
+        return write_report(read_results(out, NAME), out, enforce=not args.quick)
+    require_data(shared_data() / "movielens_100k")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     result: dict[str, Any] = {
         "command": " ".join(["python", "benchmarks/recommender_speed.py", *sys.argv[1:]]),
         "sizes": size,
-        "machine": machine(),
+        "machine": machine("python", "cpus", "code", "load_average_at_start"),
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+    work.mkdir(parents=True, exist_ok=True)
     partial = work / "recommender_speed.partial.json"  # what a crash leaves behind
     for name, part in (("demo", demo_size), ("big", big_size), ("movielens", movielens)):
         result[name] = part(work, size)
@@ -784,7 +749,7 @@ def main() -> int:
         partial.write_text(json.dumps(result, indent=2, default=str) + "\n")
     result["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     result["machine"]["load_average_at_end"] = os.getloadavg()
-    return write_report(result, out)
+    return write_report(result, out, enforce=not args.quick)
 
 
 if __name__ == "__main__":

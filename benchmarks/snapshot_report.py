@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness import write_results
+
 GIB = 1024**3
 TARGETS = {"speedup_vs_pandas": 4.0, "ratio_vs_floor": 4.0, "build_peak_rss_bytes": 4 * GIB}
 FLOORS = ("scan-arrow", "scan-duckdb")
@@ -130,9 +132,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 def report(result: dict[str, Any], out: Path) -> int:
     """Write the JSON and markdown, print pass/fail per target; 1 if build and pandas disagree."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "feature_snapshot.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "feature_snapshot.md").write_text(markdown(result))
+    json_path, md_path = write_results(out, "feature_snapshot", result, markdown(result))
     s = result["summary"]
     print(f"speedup vs pandas {s['speedup_vs_pandas']:.2f}x, build / bare scan {s['ratio_vs_floor']:.2f}x")
     for name, ok in s["targets"].items():
@@ -140,7 +140,7 @@ def report(result: dict[str, Any], out: Path) -> int:
     if result["scaling"]:
         per_million = [p["seconds_per_million_rows"] for p in result["scaling"]]
         print(f"scaling: {min(per_million):.3f} .. {max(per_million):.3f} s per million fact rows")
-    print(f"wrote {out / 'feature_snapshot.json'} and {out / 'feature_snapshot.md'}")
+    print(f"wrote {json_path} and {md_path}")
     if not result["equality"]["passed"]:
         print(f"FAIL  build and pandas disagree: {json.dumps(result['equality'], indent=2)}", file=sys.stderr)
         return 1

@@ -37,9 +37,7 @@ import functools
 import io
 import json
 import os
-import platform
 import pstats
-import resource
 import shutil
 import subprocess
 import sys
@@ -47,19 +45,33 @@ import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-RESULTS = HERE / "results"
+from harness import (
+    HERE,
+    REPO,
+    Clock,
+    add_output_args,
+    last_json_line,
+    machine,
+    mlops_env,
+    output_dir,
+    peak_rss_bytes,
+    read_results,
+    write_checked,
+)
+
+NAME = "training_overhead"
 PYCACHE = HERE / ".work" / "pycache"
 IMPORTS = {
-    "mlops train": "import mlops_platform.cli, mlops_platform.training, mlops_platform.models.churn, mlflow.pyfunc",
+    "mlops train": (
+        "import mlops_platform.cli, mlops_platform.pipelines.train, mlops_platform.models.churn, mlflow.pyfunc"
+    ),
     "autolog script": "import mlflow, mlflow.xgboost, xgboost, sklearn.metrics, pandas",
 }
 MLOPS = Path(sys.executable).parent / "mlops"
 TARGET = "churned_30d"
 
 FULL = {"customers": 10_000, "days": 365, "big_rows": 1_000_000, "score_rows": 1_000_000, "warmup_rows": 20_000}
-QUICK = {"customers": 1_500, "days": 200, "big_rows": 60_000, "score_rows": 50_000, "warmup_rows": 5_000}
+QUICK = {"customers": 800, "days": 200, "big_rows": 20_000, "score_rows": 10_000, "warmup_rows": 3_000}
 BIG_DATES = 20  # snapshot dates of the 1M table (7 days apart): the newest 20% is the holdout
 TARGETS = {"demo_overhead_seconds": 5.0, "big_ratio": 1.3}
 
@@ -72,41 +84,15 @@ def env_for(folder: Path) -> dict[str, str]:
     has them): this workspace sets PYTHONDONTWRITEBYTECODE and its virtualenv holds no .pyc, so
     without it every process, and every subprocess MLflow starts, compiles its imports again.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
-    env.update(
-        {
-            "MLOPS_CONFIG_DIR": str(REPO / "config"),
-            "MLOPS_STORAGE_URI": (folder / "lake").as_uri(),
-            "MLOPS_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
-            "MLOPS_TRACKING_ARTIFACT_LOCATION": str(folder / "mlruns"),
-            "PYTHONWARNINGS": "ignore",
-        }
-    )
+    env = mlops_env(folder, PYTHONWARNINGS="ignore")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     return env
 
 
-def _peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and of its finished subprocesses (MLflow starts some)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-class Clock:
-    """Wall and CPU seconds of a block."""
-
-    def __enter__(self) -> Clock:
-        self.began, self.began_cpu = time.perf_counter(), _cpu()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self.began
-        self.cpu = _cpu() - self.began_cpu
+def clock_with_children() -> Clock:
+    """A clock whose CPU figure includes finished subprocesses (MLflow starts some)."""
+    return Clock(children=True)
 
 
 def churn_params(env: dict[str, str]) -> tuple[dict[str, Any], int]:
@@ -121,20 +107,18 @@ def churn_params(env: dict[str, str]) -> tuple[dict[str, Any], int]:
 def load_split(spec: dict[str, Any], env: dict[str, str]) -> tuple[Any, Any]:
     """The train/holdout TrainingData the platform run used (lake training set or table)."""
     if spec["source"] == "lake":
+        from mlops_platform.features.training_set import load_training_set
+        from mlops_platform.pipelines.train import training_data_from_lake
         from mlops_platform.storage import ObjectStore
-        from mlops_platform.training import frame_from_arrow, training_data_from_lake
 
         store = ObjectStore(env["MLOPS_STORAGE_URI"])
-        prefix = f"training/churn/{spec['run']}"
-        manifest = json.loads(store.get_bytes(f"{prefix}/manifest.json"))
-        train = frame_from_arrow(store.read_partition(f"{prefix}/train"))
-        holdout = frame_from_arrow(store.read_partition(f"{prefix}/holdout"))
+        manifest, train, holdout = load_training_set(store, "churn", spec["run"])
         return (
-            training_data_from_lake(train, manifest["features"], TARGET),
-            training_data_from_lake(holdout, manifest["features"], TARGET),
+            training_data_from_lake(train.to_pandas(), manifest.features, TARGET),
+            training_data_from_lake(holdout.to_pandas(), manifest.features, TARGET),
         )
     from mlops_platform.config import load_models_settings
-    from mlops_platform.training_table import prepare_from_table
+    from mlops_platform.pipelines.train_table import prepare_from_table
 
     models = load_models_settings(REPO / "config", env=env)
     prepared = prepare_from_table(spec["table"], "churn", TARGET, "customer_id", "snapshot_date", models)
@@ -178,9 +162,9 @@ def child_bare(spec: dict[str, Any]) -> dict[str, Any]:
     train, holdout = load_split(spec, env)
     params, seed = churn_params(env)
     model = ChurnModel(params=params, seed=seed)
-    with Clock() as fit:
+    with clock_with_children() as fit:
         model.fit(train)
-    with Clock() as evaluate:
+    with clock_with_children() as evaluate:
         result = model.evaluate(holdout)
     return {
         "seconds": fit.seconds + evaluate.seconds,
@@ -216,7 +200,7 @@ def child_plain(spec: dict[str, Any]) -> dict[str, Any]:
     train, holdout = load_split(spec, env)
     params, seed = churn_params(env)
     inputs = xgb_inputs(train, holdout, params, seed)
-    with Clock() as clock:
+    with clock_with_children() as clock:
         booster, metrics = _plain_fit(inputs)
     return {
         "seconds": clock.seconds,
@@ -238,7 +222,7 @@ def child_autolog(spec: dict[str, Any]) -> dict[str, Any]:
     mlflow.set_tracking_uri(spec["tracking_uri"])
     mlflow.set_experiment("autolog-benchmark")  # the store exists before the clock starts
     stages: dict[str, float] = {}
-    with Clock() as clock:
+    with clock_with_children() as clock:
         began = time.perf_counter()
         mlflow.xgboost.autolog()
         stages["autolog() setup"] = time.perf_counter() - began
@@ -263,20 +247,20 @@ def child_autolog(spec: dict[str, Any]) -> dict[str, Any]:
 # The stages of (c) and of scoring that are timed: owner ("module" or "module:Class"), attribute,
 # label. Labels name their parent stage ("a / b" is part of "a"); "(any)" lines cut across stages.
 STAGES = (
-    ("mlops_platform.training", "prepare_from_lake", "load: prepare_from_lake"),
+    ("mlops_platform.pipelines.train", "prepare_from_lake", "load: prepare_from_lake"),
     ("mlops_platform.features.training_set", "build_training_set", "load / build_training_set (stack, write)"),
-    ("mlops_platform.training_table", "prepare_from_table", "load: prepare_from_table (read, prepare, split)"),
-    ("mlops_platform.training", "fit_and_register", "fit_and_register"),
+    ("mlops_platform.pipelines.train_table", "prepare_from_table", "load: prepare_from_table (read, prepare, split)"),
+    ("mlops_platform.pipelines.train", "fit_and_register", "fit_and_register"),
     ("mlops_platform.models.churn:ChurnModel", "fit", "fit_and_register / model.fit"),
     ("mlops_platform.models.churn:ChurnModel", "evaluate", "fit_and_register / model.evaluate (+ champion's in gate)"),
-    ("mlops_platform.training", "_log_run", "fit_and_register / _log_run"),
-    ("mlops_platform.tracking", "log_batch", "fit_and_register / _log_run / params + metrics"),
-    ("mlops_platform.tracking", "log_artifacts", "fit_and_register / _log_run / artifacts (files, plots)"),
-    ("mlops_platform.tracking", "log_model_version", "fit_and_register / _log_run / model version"),
+    ("mlops_platform.pipelines.train", "_log_run", "fit_and_register / _log_run"),
+    ("mlops_platform.registry.tracking", "log_batch", "fit_and_register / _log_run / params + metrics"),
+    ("mlops_platform.registry.tracking", "log_artifacts", "fit_and_register / _log_run / artifacts (files, plots)"),
+    ("mlops_platform.registry.tracking", "log_model_version", "fit_and_register / _log_run / model version"),
     ("mlflow.pyfunc", "log_model", "fit_and_register / _log_run / model version / pyfunc.log_model"),
-    ("mlops_platform.training", "run_gate", "fit_and_register / run_gate"),
-    ("mlops_platform.training", "_champion_metrics", "fit_and_register / run_gate / champion load + evaluate"),
-    ("mlops_platform.scoring", "score_snapshot", "score_snapshot"),
+    ("mlops_platform.pipelines.train", "run_gate", "fit_and_register / run_gate"),
+    ("mlops_platform.pipelines.train", "_champion_metrics", "fit_and_register / run_gate / champion load + evaluate"),
+    ("mlops_platform.pipelines.score", "score_snapshot", "score_snapshot"),
     ("mlflow.pyfunc:PyFuncModel", "predict", "(any) PyFuncModel.predict (scoring; training: input example check)"),
     ("mlflow.pyfunc", "load_model", "(any) mlflow.pyfunc.load_model"),
     ("mlops_platform.registry", "move_alias", "(any) registry.move_alias"),
@@ -323,8 +307,8 @@ def child_platform(spec: dict[str, Any]) -> dict[str, Any]:
     from typer.testing import CliRunner
 
     import mlops_platform.models.churn  # noqa: F401
-    import mlops_platform.training  # noqa: F401
-    import mlops_platform.training_table  # noqa: F401
+    import mlops_platform.pipelines.train  # noqa: F401
+    import mlops_platform.pipelines.train_table  # noqa: F401
     from mlops_platform import scoring, tracking  # noqa: F401
     from mlops_platform.cli import app
     from mlops_platform.config import load_models_settings
@@ -336,7 +320,7 @@ def child_platform(spec: dict[str, Any]) -> dict[str, Any]:
     instrument(stages)
     profiler = cProfile.Profile() if spec.get("profile") else None
     runner = CliRunner()
-    with Clock() as clock:
+    with clock_with_children() as clock:
         if profiler:
             profiler.enable()
         result = runner.invoke(app, spec["args"], env=env, catch_exceptions=False)
@@ -365,7 +349,7 @@ def run_child(mode: str, spec_text: str) -> None:
     spec = json.loads(spec_text)
     modes = {"bare": child_bare, "plain": child_plain, "autolog": child_autolog, "platform": child_platform}
     result = modes[mode](spec)
-    result["peak_rss_bytes"] = _peak_rss()
+    result["peak_rss_bytes"] = peak_rss_bytes()
     print(json.dumps(result, default=str))
 
 
@@ -379,7 +363,7 @@ def spawn(mode: str, **spec: Any) -> dict[str, Any]:
         print()
         print(done.stderr[-5000:], file=sys.stderr)
         raise SystemExit(f"child {mode} failed with exit code {done.returncode}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = last_json_line(done.stdout)
     print(f" {result['seconds']:.2f} s", flush=True)
     if result.get("exit_code"):
         print(result.get("output", ""), file=sys.stderr)
@@ -494,11 +478,12 @@ def write_score_snapshot(
     return {"rows": rows, "source_snapshot": source_day.isoformat()}
 
 
-def startup_costs(env: dict[str, str]) -> dict[str, Any]:
-    """Python start-up and imports paid before any work, with and without cached bytecode."""
+def startup_costs(env: dict[str, str], without_bytecode: bool = True) -> dict[str, Any]:
+    """Python start-up and imports paid before any work, with cached bytecode and (if asked) without."""
     out: dict[str, Any] = {}
     plain = {k: v for k, v in env.items() if k != "PYTHONPYCACHEPREFIX"} | {"PYTHONDONTWRITEBYTECODE": "1"}
-    for label, environment in (("bytecode", env), ("no_bytecode", plain)):
+    variants = [("bytecode", env), ("no_bytecode", plain)]
+    for label, environment in variants if without_bytecode else variants[:1]:
         began = time.perf_counter()
         subprocess.run([str(MLOPS), "--help"], cwd=REPO, env=environment, capture_output=True, check=True)
         out[f"mlops_help_seconds_{label}"] = time.perf_counter() - began
@@ -514,7 +499,7 @@ def startup_costs(env: dict[str, str]) -> dict[str, Any]:
 def warm_bytecode(env: dict[str, str]) -> float:
     """Compile every module the contenders import into ``PYCACHE`` once (not timed)."""
     began = time.perf_counter()
-    statement = "; ".join(IMPORTS.values()) + "; import typer.testing, mlops_platform.scoring"
+    statement = "; ".join(IMPORTS.values()) + "; import typer.testing, mlops_platform.pipelines.score"
     subprocess.run([sys.executable, "-c", statement], cwd=REPO, env=env, capture_output=True, check=True)
     return time.perf_counter() - began
 
@@ -551,7 +536,7 @@ def demo_size(work: Path, size: dict[str, int]) -> dict[str, Any]:
         "platform": steady,
         "platform_subprocess_seconds": subprocess_run["seconds"],
         "platform_subprocess_output": subprocess_run["stdout"][-2000:],
-        "startup": startup_costs(env),
+        "startup": startup_costs(env, without_bytecode=not size.get("quick")),
     }
 
 
@@ -782,19 +767,6 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def machine() -> dict[str, Any]:
-    def run(*cmd: str) -> str:
-        return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True).stdout.strip()
-
-    dirty = run("git", "status", "--porcelain", "--untracked-files=no")
-    return {
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "code": run("git", "rev-parse", "--short", "HEAD") + (" + uncommitted changes" if dirty else ""),
-        "load_average_at_start": os.getloadavg(),
-    }
-
-
 def profile_only(work: Path, which: str) -> None:
     """cProfile of (c) on the inputs a previous run left in ``work``."""
     if which == "demo":
@@ -823,7 +795,8 @@ def profile_only(work: Path, which: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test; results not recorded)")
+    add_output_args(parser, "small sizes (a smoke test; figures go to the work folder or --out, not results/)")
+    parser.add_argument("--work", type=Path, help="scratch folder (lakes, registries); default .work/overhead/*")
     parser.add_argument("--profile", choices=("demo", "big"), help="only cProfile (c) on a previous run's inputs")
     parser.add_argument(
         "--report-only", action="store_true", help="rebuild the checks and the Markdown from the recorded JSON"
@@ -834,23 +807,23 @@ def main() -> int:
     if args.child:
         run_child(args.child, args.spec)
         return 0
-    size = QUICK if args.quick else FULL
-    work = HERE / ".work" / "overhead" / ("quick" if args.quick else "full")
+    size = {**QUICK, "quick": True} if args.quick else FULL
+    work = args.work or HERE / ".work" / "overhead" / ("quick" if args.quick else "full")
     if args.profile:
         profile_only(work, args.profile)
         return 0
-    out = work if args.quick else RESULTS  # a smoke test never replaces the record
+    out = output_dir(args, NAME, quick_default=work)
     if args.report_only:
-        result = json.loads((out / "training_overhead.json").read_text())
+        result = read_results(out, NAME)
         for part in (result["demo"]["platform"], result["big"]["platform"], result["scoring"]["inprocess"]):
             for old, new in RENAMED_STAGES.items():
                 if old in part["stages"]:
                     part["stages"][new] = part["stages"].pop(old)
-        return write_report(result, out)
+        return write_report(result, out, enforce=not args.quick)
     result: dict[str, Any] = {
         "command": " ".join(["python", "benchmarks/training_overhead.py", *sys.argv[1:]]),
         "sizes": size,
-        "machine": machine(),
+        "machine": machine("python", "cpus", "code", "load_average_at_start"),
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     result["demo"] = demo_size(work, size)
@@ -858,19 +831,13 @@ def main() -> int:
     result["scoring"] = scoring(work, size, result["demo"])
     result["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     result["machine"]["load_average_at_end"] = os.getloadavg()
-    return write_report(result, out)
+    return write_report(result, out, enforce=not args.quick)
 
 
-def write_report(result: dict[str, Any], out: Path) -> int:
-    """Checks, JSON and Markdown into ``out``; exit code 1 when a target is missed."""
+def write_report(result: dict[str, Any], out: Path, enforce: bool = True) -> int:
+    """Checks, JSON and Markdown into ``out``; exit code 1 when a target is missed (``enforce``: full runs)."""
     result["checks"] = checks(result)
-    text = markdown(result)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "training_overhead.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (out / "training_overhead.md").write_text(text)
-    print()
-    print(text)
-    return 0 if all(check["passed"] for check in result["checks"] if not check.get("informational")) else 1
+    return write_checked(out, NAME, result, markdown, enforce)
 
 
 if __name__ == "__main__":
