@@ -35,6 +35,8 @@ class World:
 
     root: Path
     env: dict[str, str]
+    # How long the commands that made it took, by command (``data``, ``train``).
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def at(cls, root: Path, base_env: Mapping[str, str]) -> World:
@@ -200,7 +202,7 @@ def kill_after(proc: subprocess.Popen[bytes], delay: float) -> bool:
         return True
 
 
-def kill_points(seed: int, count: int, duration: float, low: float = 0.1, high: float = 1.0) -> list[float]:
+def kill_points(seed: int, count: int, duration: float, low: float = 0.1, high: float = 0.9) -> list[float]:
     """``count`` kill delays in seconds, one drawn in each of ``count`` equal slices of
     ``[low, high] * duration`` (a seeded, stratified schedule over the command's run)."""
     rng = random.Random(seed)

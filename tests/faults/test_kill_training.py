@@ -35,7 +35,7 @@ def trainer(tmp_path_factory: pytest.TempPathFactory, world: World, fault_seed: 
     copy = world.copy(tmp_path_factory.mktemp("train"))
     result = run(copy.env, "train", MODEL, "--run-key", "reference")
     assert result.code == 0, result.output[-2000:]
-    return Trainer(copy, kill_points(fault_seed + 3, POINTS, result.seconds, low=0.2, high=1.0))
+    return Trainer(copy, kill_points(fault_seed + 3, POINTS, result.seconds, low=0.2))
 
 
 def state_of(world: World, key: str) -> str:
