@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run demo test lint typecheck format bench bench-features bench-quality bench-training bench-recommender bench-quick clean
+.PHONY: help setup run demo test test-faults lint typecheck format bench bench-features bench-quality bench-training bench-recommender bench-quick clean
 
 help: ## List the targets with a line of help each
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-20s %s\n", $$1, $$2}'
@@ -35,7 +35,11 @@ demo: $(VENV)/.synced ## The four DAGs under Airflow's dag.test() over 4 compres
 TEST_WORKERS ?= 2
 
 test: $(VENV)/.synced ## Run the unit and integration tests on TEST_WORKERS workers (an empty selection fails)
-	@set +e; $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --ignore=tests/containers $(PYTEST_ARGS); rc=$$?; \
+	@set +e; $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --ignore=tests/containers --ignore=tests/faults $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+test-faults: $(VENV)/.synced ## Run the fault suite (SIGKILLs, races, bad inputs; a few minutes); prints a table of trials
+	@set +e; $(BIN)/pytest -q -p no:cacheprovider tests/faults $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 LINTED := src tests benchmarks dags scripts
