@@ -307,9 +307,10 @@ def child_platform(spec: dict[str, Any]) -> dict[str, Any]:
     from typer.testing import CliRunner
 
     import mlops_platform.models.churn  # noqa: F401
+    import mlops_platform.pipelines.score  # noqa: F401
     import mlops_platform.pipelines.train  # noqa: F401
     import mlops_platform.pipelines.train_table  # noqa: F401
-    from mlops_platform import scoring, tracking  # noqa: F401
+    import mlops_platform.registry.tracking  # noqa: F401
     from mlops_platform.cli import app
     from mlops_platform.config import load_models_settings
 
