@@ -310,9 +310,9 @@ def child_platform(spec: dict[str, Any]) -> dict[str, Any]:
     import mlops_platform.pipelines.score  # noqa: F401
     import mlops_platform.pipelines.train  # noqa: F401
     import mlops_platform.pipelines.train_table  # noqa: F401
-    from mlops_platform.registry import tracking
     from mlops_platform.cli import app
     from mlops_platform.config import load_models_settings
+    from mlops_platform.registry import tracking
 
     env = spec["env"]
     os.environ.update(env)
