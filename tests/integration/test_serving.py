@@ -342,16 +342,17 @@ def server_champions(client: MlflowClient, mlflow_server) -> Iterator[MlflowClie
     loaded = mlflow.pyfunc.load_model("models:/churn/1")
     mlflow.set_tracking_uri(mlflow_server.uri)
     try:
-        for _ in range(2):
-            with mlflow.start_run():
-                mlflow.pyfunc.log_model(
-                    name="model",
-                    python_model=loaded.unwrap_python_model(),
-                    signature=loaded.metadata.signature,
-                    registered_model_name="churn",
-                    pip_requirements=[],
-                )
+        with mlflow.start_run():
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=loaded.unwrap_python_model(),
+                signature=loaded.metadata.signature,
+                registered_model_name="churn",
+                pip_requirements=[],
+            )
         remote = MlflowClient(tracking_uri=mlflow_server.uri)
+        first = remote.get_model_version("churn", str(info.registered_model_version))
+        remote.create_model_version("churn", first.source, first.run_id)  # v2: the same model, a new version
         remote.set_registered_model_alias("churn", "champion", "1")
         yield remote
     finally:
