@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run demo test lint typecheck format bench bench-features bench-quality bench-training bench-recommender clean
+.PHONY: help setup run demo test lint typecheck format bench bench-features bench-quality bench-training bench-recommender bench-serving clean
 
 help: ## List the targets with a line of help each
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-20s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ bench-recommender: $(VENV)/.synced ## Recommender quality (MovieLens, Online Ret
 	$(BIN)/python benchmarks/recommender_quality.py
 	$(BIN)/python benchmarks/recommender_retail.py
 	$(BIN)/python benchmarks/recommender_speed.py
+
+bench-serving: $(VENV)/.synced ## mlops serve vs mlflow models serve: latency at 500-4,000 req/s, recommendations, hot swap
+	$(BIN)/python benchmarks/serving.py
 
 clean: ## Remove the virtual environments and generated data
 	rm -rf $(VENV) $(TOOLS) lake reports mlruns mlflow.db .airflow-demo .airflow .run mlartifacts mlflow-server.db .pytest_cache
