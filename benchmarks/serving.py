@@ -55,6 +55,10 @@ SMALL_MODELS = {
     "MLOPS_TRAINING_SETS_DATES": "2",
     "MLOPS_CHURN_PARAMS": "{n_estimators: 100, learning_rate: 0.1, max_depth: 4, early_stopping_rounds: 10,"
     " validation_share: 0.2, seed: 1}",
+    "MLOPS_RECOMMENDER_CANDIDATES": "{losses: {warp: 1.0}, components: 16, epochs: 10, learning_rate: 0.05,"
+    " item_alpha: 0.0, user_alpha: 0.0, max_sampled: 10, k_candidates: 20, half_life_days: 60, seed: 1}",
+    "MLOPS_RECOMMENDER_RANKER": "{objective: rank:ndcg, n_estimators: 40, learning_rate: 0.1, max_depth: 3,"
+    " min_child_weight: 1.0, subsample: 0.8, horizon_days: 14, candidate_weight: 0.0, seed: 1}",
 }
 
 
@@ -137,7 +141,7 @@ def hot_swap(env: dict[str, str], port: int, customer: int, rate: int, seconds: 
     mlflow.set_tracking_uri(env["MLOPS_TRACKING_URI"])  # resolves the source of the new version
     client = MlflowClient(tracking_uri=env["MLOPS_TRACKING_URI"])
     old = client.get_model_version_by_alias("churn", "champion")
-    new = client.create_model_version("churn", old.source, old.run_id)
+    new = mlflow.register_model(old.source, "churn")  # the same model as a new version
     moved: list[float] = []
 
     def move() -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import pyarrow as pa
 import pytest
 from mlflow import MlflowClient
 from starlette.testclient import TestClient
@@ -30,7 +31,6 @@ from mlops_platform.data.generate import GeneratorConfig, generate_to_store
 from mlops_platform.pipelines.recommend import recommend
 from mlops_platform.registry import webhooks
 from mlops_platform.serving.app import Service, create_app
-from mlops_platform.serving.predlog import read_log
 from mlops_platform.serving.server import build_service
 from mlops_platform.serving.settings import ServeSettings
 from mlops_platform.storage import ObjectStore
@@ -203,12 +203,12 @@ def test_a_wrong_type_or_missing_feature_names_the_row_and_column(store, http) -
 
 
 def test_a_failing_or_slow_request_never_takes_the_worker_down(service, http, monkeypatch, store) -> None:
-    from mlops_platform.serving import app as app_module
+    from mlops_platform.serving import batcher
 
     _, rows = snapshot_rows(store)
-    monkeypatch.setattr(app_module, "_predict_rows", lambda *_: 1 / 0)
+    monkeypatch.setattr(batcher, "predict_rows", lambda *_: 1 / 0)
     assert http.post("/v1/models/churn/predict", json={"rows": rows[:1]}).status_code == 500
-    monkeypatch.setattr(app_module, "_predict_rows", lambda *_: time.sleep(3))
+    monkeypatch.setattr(batcher, "predict_rows", lambda *_: time.sleep(3))
     slow = http.post("/v1/models/churn/predict", json={"rows": rows[:1]})
     assert slow.status_code == 504
     assert "no answer within" in slow.json()["error"]
@@ -304,6 +304,18 @@ def serve_process(env: dict[str, str], port: int, *args: str) -> subprocess.Pope
         time.sleep(0.25)
 
 
+def batches_of(store: ObjectStore, model: str, pid: int) -> pa.Table:
+    """The prediction log batches process ``pid`` wrote today or yesterday (UTC)."""
+    today = dt.datetime.now(dt.UTC).date()
+    parts = [
+        f"predictions/{model}/date={day}/{name}"
+        for day in (today - dt.timedelta(days=1), today)
+        for name in store.list_dirs(f"predictions/{model}/date={day}")
+        if f"-{pid}-" in name
+    ]
+    return store.read_partitions(parts)
+
+
 def test_every_answer_is_in_the_prediction_log_after_sigterm(env, store) -> None:
     port = free_port()
     proc = serve_process(env, port, "--flush-seconds", "3600")
@@ -320,13 +332,10 @@ def test_every_answer_is_in_the_prediction_log_after_sigterm(env, store) -> None
         output = proc.communicate(timeout=60)[0].decode()
     assert proc.returncode in (0, -signal.SIGTERM), output  # uvicorn re-raises the signal once it has stopped
     assert "the last flush wrote 30 prediction log rows" in output
-    today = dt.datetime.now(dt.UTC).date()
-    days = [today - dt.timedelta(days=1), today]
-    churn = [read_log(store, "churn", d) for d in days]
-    logged = sorted(v for t in churn for v in t.column("customer_id").to_pylist())
-    assert logged == sorted(customers)
-    assert sum(read_log(store, "recommender", d).num_rows for d in days) == 5
-    row = next(t for t in churn if t.num_rows).to_pylist()[0]
+    churn = batches_of(store, "churn", proc.pid)
+    assert sorted(churn.column("customer_id").to_pylist()) == sorted(customers)
+    assert batches_of(store, "recommender", proc.pid).num_rows == 5
+    row = churn.to_pylist()[0]
     assert row["version"] == "1" and row["request_id"] and row["latency_ms"] >= 0 and 0 <= row["score"] <= 1
 
 
@@ -350,9 +359,8 @@ def server_champions(client: MlflowClient, mlflow_server) -> Iterator[MlflowClie
                 registered_model_name="churn",
                 pip_requirements=[],
             )
+        mlflow.register_model(info.model_uri, "churn")  # v2: the same model, a new version
         remote = MlflowClient(tracking_uri=mlflow_server.uri)
-        first = remote.get_model_version("churn", str(info.registered_model_version))
-        remote.create_model_version("churn", first.source, first.run_id)  # v2: the same model, a new version
         remote.set_registered_model_alias("churn", "champion", "1")
         yield remote
     finally:

@@ -4,7 +4,8 @@ Every route runs inside :meth:`Service.guard`, which checks the token, times the
 it, and turns a :class:`~mlops_platform.serving.inputs.RequestError` into its status with a JSON
 ``{"error": ..., "field": ...}`` body, a time-out into 504 and anything unexpected into 500 (logged),
 so no request can take the worker down. Lookups run on the event loop (no I/O, no pandas);
-``/predict`` runs the model on the given rows in a small thread pool, under the time-out.
+``/predict`` runs the model on the given rows in a small thread pool, under the time-out, gathering
+the requests that arrive while a call runs into the next call (:mod:`~mlops_platform.serving.batcher`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
-import pyarrow as pa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from mlops_platform.registry import webhooks
 from mlops_platform.serving import inputs
+from mlops_platform.serving.batcher import Batcher
 from mlops_platform.serving.inputs import RequestError
 from mlops_platform.serving.loading import Loader, State
 from mlops_platform.serving.metrics import CONTENT_TYPE, ServingMetrics
@@ -52,7 +53,8 @@ class Service:
     def __init__(self, settings: ServeSettings, loader: Loader, log: PredictionLog, metrics: ServingMetrics) -> None:
         self.settings, self.log, self.metrics = settings, log, metrics
         self.swapper = Swapper(loader, settings.poll_seconds)
-        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mlops-serve-predict")
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mlops-serve-predict")
+        self.batcher = Batcher(self.pool, max_rows=max(settings.max_rows, 512))
 
     @property
     def state(self) -> State:
@@ -169,9 +171,8 @@ class Service:
         started = time.perf_counter()
         table = self.table(request.path_params["name"])
         rows = inputs.rows(inputs.parse_json(await self.body(request)), table.row_schema, self.settings.max_rows)
-        loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self.pool, _predict_rows, table, rows)
-        outputs = await asyncio.wait_for(work, self.settings.timeout_seconds)
+        work = self.batcher.submit(table, rows)
+        outputs = await asyncio.wait_for(asyncio.shield(work), self.settings.timeout_seconds)
         latency, now, rid = (time.perf_counter() - started) * 1000, dt.datetime.now(dt.UTC), new_request_id()
         self.log.append(
             table.model,
@@ -218,15 +219,6 @@ class Service:
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
-
-
-def _predict_rows(table: ScoreTable, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The model's own ``predict_frame`` on a frame typed like the snapshot (no pyfunc)."""
-    frame = pa.Table.from_pylist(rows, schema=table.row_schema).to_pandas()
-    output = table.estimator.predict_frame(frame)
-    columns = [c for c in output.columns if c != "customer_id"]
-    values = {c: output[c].to_numpy().tolist() for c in columns}
-    return [{c: values[c][i] for c in columns} for i in range(len(frame))]
 
 
 def create_app(service: Service) -> Starlette:
