@@ -28,6 +28,7 @@ class Outcome:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     bodies: list[tuple[float, bytes]] = field(default_factory=list)
+    failures: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     def summary(self) -> dict[str, float | int]:
@@ -42,6 +43,8 @@ class Outcome:
             "p99_ms": round(float(np.percentile(ms, 99)), 3),
             "p999_ms": round(float(np.percentile(ms, 99.9)), 3),
             "max_ms": round(float(np.max(ms)), 3),
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "failures": dict(self.failures),
         }
 
 
@@ -56,20 +59,29 @@ class Pool:
     async def exchange(self, payload: bytes, timeout: float) -> tuple[int, bytes]:
         """Send one request and read its response (Content-Length bodies only)."""
         async with self.free:
-            conn = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
-            reader, writer = conn
-            try:
-                writer.write(payload)
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
-                status = int(head[9:12])
-                at = head.lower().find(b"content-length:")
-                length = int(head[at + 15 : head.index(b"\r\n", at)]) if at >= 0 else 0
-                body = await asyncio.wait_for(reader.readexactly(length), timeout) if length else b""
-            except BaseException:
-                writer.close()
-                raise
-            self.idle.append(conn)
-            return status, body
+            if self.idle:
+                try:  # a kept-alive connection the server closed meanwhile: retry once on a new one
+                    return await self._on(self.idle.pop(), payload, timeout)
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    pass
+            return await self._on(await asyncio.open_connection(self.host, self.port), payload, timeout)
+
+    async def _on(
+        self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], payload: bytes, timeout: float
+    ) -> tuple[int, bytes]:
+        reader, writer = conn
+        try:
+            writer.write(payload)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+            status = int(head[9:12])
+            at = head.lower().find(b"content-length:")
+            length = int(head[at + 15 : head.index(b"\r\n", at)]) if at >= 0 else 0
+            body = await asyncio.wait_for(reader.readexactly(length), timeout) if length else b""
+        except BaseException:
+            writer.close()
+            raise
+        self.idle.append(conn)
+        return status, body
 
     def close(self) -> None:
         for _, writer in self.idle:
@@ -106,8 +118,10 @@ async def fixed_rate(
     async def one(i: int, due: float) -> None:
         try:
             status, body = await pool.exchange(request(i), timeout)
-        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
             outcome.errors += 1
+            kind = type(exc).__name__
+            outcome.failures[kind] = outcome.failures.get(kind, 0) + 1
             return
         done = time.perf_counter()
         outcome.statuses[status] = outcome.statuses.get(status, 0) + 1
@@ -138,6 +152,8 @@ async def fixed_rate(
         for task in pending:
             task.cancel()
         outcome.errors += len(pending)
+        if pending:
+            outcome.failures["unfinished"] = len(pending)
     outcome.seconds = time.perf_counter() - start
     pool.close()
     return outcome

@@ -215,6 +215,29 @@ def test_a_failing_or_slow_request_never_takes_the_worker_down(service, http, mo
     assert http.get("/healthz").status_code == 200
 
 
+def test_a_streamed_body_over_the_limit_is_a_413_too(http) -> None:
+    chunks = (b"x" * 5_000 for _ in range(6))  # no Content-Length: chunked transfer
+    answer = http.post("/v1/models/churn/predict", content=chunks)
+    assert answer.status_code == 413
+    assert "over 20,000 bytes" in answer.json()["error"]
+
+
+def test_a_model_without_a_champion_keeps_the_service_unready_and_answers_503(client, store) -> None:
+    settings = ServeSettings(models=("churn", "conversion"), recommender=None)
+    service = build_service(client, store, settings)
+    with TestClient(create_app(service)) as http:
+        deadline = time.monotonic() + 60
+        while "churn" not in service.state.scores:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        ready = http.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["missing"] == ["conversion"]
+        assert "has no champion" in ready.json()["failures"]["conversion"]
+        answer = http.get("/v1/customers/1/scores", params={"models": "conversion"})
+        assert answer.status_code == 503 and answer.json()["field"] == "model"
+
+
 def test_a_token_is_required_when_set_and_never_for_probes(client, store) -> None:
     settings = ServeSettings(models=("churn",), recommender=None, token="s3cret", host="0.0.0.0")
     http = start(build_service(client, store, settings))

@@ -31,7 +31,7 @@ def test_quick_serving_benchmark_writes_figures_and_swaps_without_a_failed_reque
     for run in result["runs"]:
         assert run["sent"] > 0 and {"p50_ms", "p99_ms", "p999_ms", "errors"} <= set(run)
     swap = result["swap"]
-    assert swap["errors"] == 0
+    assert swap["errors"] == 0, swap
     assert swap["to_version"] != swap["from_version"]
     assert swap["seconds_to_new_version"] is not None and swap["seconds_to_new_version"] < 15
     assert "Hot swap" in (tmp_path / "results" / "serving.md").read_text()

@@ -110,6 +110,9 @@ class Service:
 
     def table(self, name: str) -> ScoreTable:
         found = self.state.scores.get(name)
+        if found is None and name in self.settings.models:
+            why = self.state.failures.get(name, "loading")
+            raise RequestError(503, f"model {name!r} is not loaded yet ({why})", "model", "not_ready")
         if found is None:
             served = ", ".join(self.state.scores) or "none loaded yet"
             raise RequestError(404, f"model {name!r} is not served (served: {served})", "model", "not_found")

@@ -35,6 +35,9 @@ def run(service: Service) -> None:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=10,
+        # Longer than the idle time-outs of common proxies and load balancers (60 s), so a client
+        # never sends on a connection the server is closing at that instant.
+        timeout_keep_alive=75,
         lifespan="on",
     )
     uvicorn.Server(config).run()
