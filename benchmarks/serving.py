@@ -287,13 +287,19 @@ def main() -> None:
             "-w",
             "1",
         ]
-        mlflow_env = {**env, "MLFLOW_TRACKING_URI": env["MLOPS_TRACKING_URI"]}
-        proc = start_server(command, mlflow_env, port, "/ping", args.work / "mlflow-serve.log")
+        # mlflow models serve execs `uvicorn` by name: the virtual environment's bin goes first on PATH.
+        path = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+        mlflow_env = {**env, "MLFLOW_TRACKING_URI": env["MLOPS_TRACKING_URI"], "PATH": path}
         body = orjson.dumps({"dataframe_records": [snapshot[0]]})
         try:
-            runs += sweep(port, lambda _: post("/invocations", body), rates, seconds, "mlflow models serve")
-        finally:
-            stop_server(proc)
+            proc = start_server(command, mlflow_env, port, "/ping", args.work / "mlflow-serve.log")
+        except RuntimeError as exc:
+            print(f"mlflow models serve did not start: {exc}", flush=True)
+        else:
+            try:
+                runs += sweep(port, lambda _: post("/invocations", body), rates, seconds, "mlflow models serve")
+            finally:
+                stop_server(proc)
     labels = dict.fromkeys(r["what"] for r in runs)
     result = {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

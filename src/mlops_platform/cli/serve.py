@@ -24,6 +24,7 @@ def serve(
     ] = 15.0,
     max_body_bytes: Annotated[int, typer.Option(help="Larger request bodies get 413.")] = 1_000_000,
     timeout_seconds: Annotated[float, typer.Option(help="Longer requests get 504.")] = 2.0,
+    max_rows: Annotated[int, typer.Option(help="Rows per /predict request at most.")] = 1_000,
     top_n: Annotated[int, typer.Option(help="Recommendations kept per customer (the largest n).")] = 10,
     flush_seconds: Annotated[float, typer.Option(help="How often the prediction log is written.")] = 5.0,
 ) -> None:
@@ -50,6 +51,7 @@ def serve(
         poll_seconds=poll_seconds,
         max_body_bytes=max_body_bytes,
         timeout_seconds=timeout_seconds,
+        max_rows=max_rows,
         top_n=top_n,
         flush_seconds=flush_seconds,
     )

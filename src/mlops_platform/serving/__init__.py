@@ -7,6 +7,7 @@
 - :mod:`~mlops_platform.serving.predlog`: the prediction log, flushed in batches off the request path;
 - :mod:`~mlops_platform.serving.metrics`: the Prometheus metrics;
 - :mod:`~mlops_platform.serving.inputs`: request parsing with errors that name the field;
+- :mod:`~mlops_platform.serving.batcher`: ``/predict`` on given rows, batched while a call runs;
 - :mod:`~mlops_platform.serving.app`: the Starlette app and its routes; ``server`` runs it on uvicorn.
 
 Requests never touch MLflow, pandas or a pyfunc for lookups: every answer of the scores and
