@@ -108,13 +108,15 @@ class Service:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def table(self, name: str) -> ScoreTable:
-        found = self.state.scores.get(name)
+    def table(self, name: str, state: State | None = None) -> ScoreTable:
+        """The served table of ``name`` in ``state`` (default: the current one), or 503/404."""
+        state = state or self.state
+        found = state.scores.get(name)
         if found is None and name in self.settings.models:
-            why = self.state.failures.get(name, "loading")
+            why = state.failures.get(name, "loading")
             raise RequestError(503, f"model {name!r} is not loaded yet ({why})", "model", "not_ready")
         if found is None:
-            served = ", ".join(self.state.scores) or "none loaded yet"
+            served = ", ".join(state.scores) or "none loaded yet"
             raise RequestError(404, f"model {name!r} is not served (served: {served})", "model", "not_found")
         return found
 
@@ -126,7 +128,8 @@ class Service:
         names = (
             tuple(dict.fromkeys(n.strip() for n in asked.split(",") if n.strip())) if asked else self.settings.models
         )
-        tables = [self.table(name) for name in names]
+        state = self.state  # one state for the whole answer, even if a swap lands meanwhile
+        tables = [self.table(name, state) for name in names]
         if not tables:
             raise inputs.invalid("models", "name at least one model")
         answers: dict[str, Any] = {}
