@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run demo test test-faults lint typecheck format bench bench-features bench-quality bench-training bench-recommender bench-quick clean
+.PHONY: help setup run demo test test-faults lint typecheck format bench bench-features bench-quality bench-training bench-recommender bench-quick bench-serving clean
 
 help: ## List the targets with a line of help each
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-20s %s\n", $$1, $$2}'
@@ -72,12 +72,15 @@ bench-recommender: $(VENV)/.synced ## Recommender quality (MovieLens, Online Ret
 	$(BIN)/python benchmarks/recommender_speed.py
 
 # The --quick runs write to a scratch folder (or OUT=dir), never to benchmarks/results/.
-BENCHMARKS := feature_snapshot drift dag_overhead training_overhead recommender_speed quality recommender_quality recommender_retail
+BENCHMARKS := feature_snapshot drift dag_overhead training_overhead recommender_speed quality recommender_quality recommender_retail serving
 
 bench-quick: $(VENV)/.synced ## Every benchmark's --quick mode (small sizes, a smoke test; OUT=dir keeps the figures)
 	@set -e; for name in $(BENCHMARKS); do echo "== $$name --quick"; \
 	rc=0; $(BIN)/python benchmarks/$$name.py --quick $(if $(OUT),--out $(OUT)) || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "skipped: $$name (no data)"; elif [ $$rc -ne 0 ]; then exit $$rc; fi; done
+
+bench-serving: $(VENV)/.synced ## mlops serve vs mlflow models serve: latency at 500-4,000 req/s, recommendations, hot swap
+	$(BIN)/python benchmarks/serving.py
 
 clean: ## Remove the virtual environments and generated data
 	rm -rf $(VENV) $(TOOLS) lake reports mlruns mlflow.db .airflow-demo .airflow .run mlartifacts mlflow-server.db .pytest_cache

@@ -8,7 +8,9 @@ Starts, each in its own process group with its output in ``<home>/.run/logs/<ser
   and LocalExecutor in ``<home>/.airflow``, DAGs from ``dags/``, user ``admin`` with a password
   generated once; every setting is an ``AIRFLOW__SECTION__KEY`` variable;
 - the alias-webhook receiver (``mlops webhook serve``) on 127.0.0.1:5055, registered with MLflow;
-  a champion move triggers ``daily_scoring``.
+  a champion move triggers ``daily_scoring``;
+- online serving (``mlops serve``) on 127.0.0.1:8000, its ``/v1/notify`` registered with MLflow too
+  (a moved alias is served at once); skipped with a warning when the port is taken.
 
 Demo data goes into ``<home>/lake`` when it holds nothing (``MLOPS_GENERATOR_*`` variables size
 it). Every task sees ``MLFLOW_TRACKING_URI`` and ``MLOPS_STORAGE_URI``. The URLs and the login are
@@ -176,7 +178,7 @@ def lake_needs_data(platform: Platform) -> bool:
     return unfinished.exists() or not any(raw.glob("*/date=*/_SUCCESS.json"))
 
 
-def start_platform(platform: Platform) -> None:
+def start_platform(platform: Platform, serving_port: int = 8000) -> None:
     env = base_env(platform)
     password, password_file = admin_password(platform)
     secret = private_file(platform.run_dir / "webhook-secret", lambda: secrets.token_urlsafe(32))
@@ -210,6 +212,8 @@ def start_platform(platform: Platform) -> None:
     platform.run_once("webhook-register", [str(BIN / "mlops"), "webhook", "register", hook_url], receiver_env)
     print(f"webhook receiver answers after {took:.0f} s; registered with MLflow")
 
+    serving = start_serving(platform, serving_port, {**env, "MLOPS_WEBHOOK_SECRET": secret}, receiver_env)
+
     took = platform.wait_healthy(airflow, lambda: airflow_healthy(platform), "Airflow /api/v2/monitor/health")
     print(f"Airflow answers after {took:.0f} s")
     if generate is not None:
@@ -220,7 +224,33 @@ def start_platform(platform: Platform) -> None:
             raise Fatal(f"mlops data generate failed; log {generate.log}:\n{generate.tail()}")
         (platform.run_dir / "generate.unfinished").unlink()
         print("demo data generated")
-    banner(platform, password, password_file, hook_url, time.monotonic() - started)
+    banner(platform, password, password_file, hook_url, time.monotonic() - started, serving)
+
+
+def port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def start_serving(platform: Platform, port: int, env: dict[str, str], receiver_env: dict[str, str]) -> str | None:
+    """``mlops serve`` on loopback (ready once every champion exists; /healthz answers at once)."""
+    if not port_free(port):
+        print(f"warning: port {port} on {HOST} is in use: online serving not started (--serving-port N)")
+        return None
+    argv = [str(BIN / "mlops"), "serve", "--host", HOST, "--port", str(port)]
+    service = platform.start("serving", argv, env)
+    url = f"http://{HOST}:{port}"
+    took = platform.wait_healthy([service], lambda: http_ok(f"{url}/healthz"), "mlops serve /healthz")
+    platform.run_once("serving-register", [str(BIN / "mlops"), "webhook", "register", f"{url}/v1/notify"], receiver_env)
+    print(f"online serving answers after {took:.0f} s; its /v1/notify is registered with MLflow")
+    return url
 
 
 def credentials(platform: Platform, password: str) -> dict[str, str]:
@@ -249,12 +279,15 @@ def memory_line(platform: Platform) -> str:
     return f"memory ({kind}, MiB): {parts}; total {sum(sizes.values()):.0f}"
 
 
-def banner(platform: Platform, password: str, password_file: Path, hook_url: str, took: float) -> None:
+def banner(
+    platform: Platform, password: str, password_file: Path, hook_url: str, took: float, serving: str | None = None
+) -> None:
     lines = [
         f"platform ready in {took:.0f} s",
         f"  Airflow   {platform.url('airflow')}  (user {ADMIN}, password {password}; in {password_file})",
         f"  MLflow    {platform.url('mlflow')}",
         f"  Webhook   {hook_url}  (alias moves in MLflow; a champion move triggers daily_scoring)",
+        f"  Serving   {serving or 'not started'}  (mlops serve: /v1/models, /readyz, /metrics)",
         f"  Lake      file://{platform.home / 'lake'}",
         f"  Logs      {platform.run_dir / 'logs'}",
         f"  DAGs      {platform.dags}",
@@ -282,6 +315,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mlflow-port", type=int, default=5000)
     parser.add_argument("--airflow-port", type=int, default=8080)
     parser.add_argument("--receiver-port", type=int, default=5055)
+    parser.add_argument("--serving-port", type=int, default=8000, help="mlops serve (skipped if taken)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds each service gets to answer")
     return parser.parse_args(argv)
 
@@ -305,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             folder.mkdir(parents=True, exist_ok=True)
         clear_stale_run(platform)
         check_ports(platform)
-        start_platform(platform)
+        start_platform(platform, args.serving_port)
         watch(platform)
     except KeyboardInterrupt:
         print(f"stopping ({signal.Signals(platform.stop_signal or signal.SIGINT).name})", flush=True)

@@ -53,6 +53,18 @@ ALLOWED: dict[str, set[str]] = {
         "registry",
         "pipelines",
     },
+    "serving": {
+        "errors",
+        "config",
+        "storage",
+        "evaluation",
+        "data",
+        "features",
+        "models",
+        "monitoring",
+        "registry",
+        "pipelines",
+    },
     "cli": {
         "errors",
         "config",
@@ -65,6 +77,7 @@ ALLOWED: dict[str, set[str]] = {
         "registry",
         "pipelines",
         "orchestration",
+        "serving",
     },
 }
 # What the DAG side may use of the package: DAG files reach the library through orchestration.

@@ -21,6 +21,7 @@ from mlops_platform.cli.lake import lake_app
 from mlops_platform.cli.models import models_app, promote, rollback
 from mlops_platform.cli.recommend import recommend
 from mlops_platform.cli.score import score
+from mlops_platform.cli.serve import serve
 from mlops_platform.cli.support import CliContext, configure_logging, out
 from mlops_platform.cli.train import train, training_set_app
 from mlops_platform.cli.webhook import webhook_app
@@ -32,7 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for _command in (train, promote, rollback, score, recommend):
+for _command in (train, promote, rollback, score, recommend, serve):
     app.command(_command.__name__)(_command)
 for _group, _name in (
     (data_app, "data"),
