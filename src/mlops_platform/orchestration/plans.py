@@ -322,3 +322,21 @@ def champion_event_models(events: Mapping[Any, Iterable[Any]] | None) -> list[st
     if not extras or any("promoted" not in x for x in extras):
         return None
     return sorted({str(m) for x in extras for m in x["promoted"]})
+
+
+def warmup_dates(raw_days: list[dt.date], horizon_days: int, recent: int = 3) -> tuple[list[dt.date], list[dt.date]]:
+    """The snapshot and label dates a fresh demo lake gets before the UIs open.
+
+    Snapshots: the ``recent`` dates up to the day after the newest raw day (today's snapshot,
+    when the lake ends yesterday) whose raw input day is in the lake, plus the newest label date.
+    Labels: the newest date whose ``horizon_days`` horizon has closed, when the lake reaches back
+    that far (re-evaluation needs a snapshot and labels of the same date).
+    """
+    if not raw_days:
+        return [], []
+    first, after = raw_days[0], raw_days[-1] + dt.timedelta(days=1)
+    snapshots = [after - dt.timedelta(days=i) for i in range(recent)]
+    snapshots = [d for d in snapshots if d - dt.timedelta(days=1) >= first]
+    label_day = after - dt.timedelta(days=horizon_days)
+    labels = [label_day] if label_day - dt.timedelta(days=1) >= first else []
+    return sorted(set(snapshots) | set(labels)), labels
