@@ -11,8 +11,9 @@ before it, and the labels whose horizon has just closed. Steps:
    daily schedule going on a machine left running. A real lake is never touched.
 3. **wait_for_raw**: waits (reschedule mode: no worker slot held) until the raw partitions of
    L - 1 are committed; times out after `sensor.timeout_minutes` of `config/orchestration.yaml`.
-   A day that cannot come (before the lake's first raw day, after today, or far past a real
-   lake's newest raw day) fails the task at once with that reason.
+   On a demo lake each poke feeds the day once it is over. A day that cannot come (before the
+   lake's first raw day, after today, or far past a real lake's newest raw day) fails the task
+   at once with that reason.
 4. **validate_raw**: `mlops data validate --date L-1`; a broken rule fails the run with its
    message and nothing is written.
 5. **build_snapshot**: `mlops features build --date L`; **build_labels**: `mlops features labels`
@@ -89,13 +90,16 @@ def feature_recalculation() -> None:
         from airflow.sdk.exceptions import AirflowFailException
         from mlops_dags.library import lake
 
-        from mlops_platform.orchestration.plans import raw_day_missing, raw_day_unreachable
+        from mlops_platform.orchestration.plans import feed_demo_lake, raw_day_missing, raw_day_unreachable
 
         store, day = lake(), dt.date.fromisoformat(str(planned["snapshot_date"]))
+        today = dt.datetime.now(dt.UTC).date()
+        if raw_day_missing(store, day) is not None:  # a demo lake gains the day once it is over
+            TASK_LOG.info("%s", feed_demo_lake(store, day - dt.timedelta(days=1), today))
         missing = raw_day_missing(store, day)
         if missing is None:
             return True
-        never = raw_day_unreachable(store, day, dt.datetime.now(dt.UTC).date())
+        never = raw_day_unreachable(store, day, today)
         if never:
             raise AirflowFailException(f"{missing}; it will not come: {never}")
         TASK_LOG.info("waiting: %s", missing)
