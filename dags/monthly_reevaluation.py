@@ -15,7 +15,7 @@ Checks that every `champion` still does what it was promoted for. Steps:
    **nothing_to_retrain** says why.
 
 **Params**
-- `models`: which champions to re-evaluate (empty: all).
+- `models` (optional): which champions to re-evaluate (empty: all).
 - `date` (YYYY-MM-DD, optional): the label date to evaluate on.
 - `trigger_retraining` (optional): overrides the config switch for this run.
 """
@@ -26,7 +26,7 @@ from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
-from mlops_dags.defaults import START_DATE, date_param, default_args, models_param, settings
+from mlops_dags.defaults import START_DATE, TASK_LOG, date_param, default_args, log_lines, models_param, settings
 from mlops_dags.runner import mlops_task
 
 ORCHESTRATION = settings()
@@ -63,7 +63,7 @@ def monthly_reevaluation() -> None:
         params = context["params"]
         day = param_date(params) or newest_label_date(lake())
         models = resolve_models(params.get("models"), models_settings().trainable_names)
-        print(f"re-evaluating the champions of {', '.join(models)} on the labels of {day}")
+        TASK_LOG.info("re-evaluating the champions of %s on the labels of %s", ", ".join(models), day)
         return ["models", "reevaluate", *models, "--date", day.isoformat()]
 
     @task
@@ -75,7 +75,7 @@ def monthly_reevaluation() -> None:
         from mlops_platform.orchestration.plans import reevaluation_outcome
 
         outcome = reevaluation_outcome(lake(), dt.date.fromisoformat(command[-1]))
-        print(outcome.table)
+        log_lines(outcome.table)
         switch = context["params"].get("trigger_retraining")
         trigger = drift_settings().reevaluation.trigger_retraining if switch is None else bool(switch)
         return {"models": outcome.degraded, "trigger": trigger}
@@ -87,9 +87,9 @@ def monthly_reevaluation() -> None:
     @task
     def nothing_to_retrain(found: dict[str, Any]) -> None:
         if found["models"]:
-            print(f"degraded: {', '.join(found['models'])}; retraining is switched off for this run")
+            TASK_LOG.info("degraded: %s; retraining is switched off for this run", ", ".join(found["models"]))
         else:
-            print("no champion degraded")
+            TASK_LOG.info("no champion degraded")
 
     command = plan()
     reevaluate = mlops_task("reevaluate", command)

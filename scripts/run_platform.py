@@ -13,8 +13,13 @@ Starts, each in its own process group with its output in ``<home>/.run/logs/<ser
   (a moved alias is served at once); skipped with a warning when the port is taken.
 
 Demo data goes into ``<home>/lake`` when it holds nothing (``MLOPS_GENERATOR_*`` variables size
-it). Every task sees ``MLFLOW_TRACKING_URI`` and ``MLOPS_STORAGE_URI``. The URLs and the login are
-printed once every service answers its health check.
+it): a seeded history that ends yesterday (UTC), marked as a demo lake by ``_demo.json``. A demo
+lake from an earlier start is extended to yesterday (``mlops data extend``), never replaced; a
+lake without the marker (real data) is not touched. A demo lake then gets the snapshots of the
+last days and its newest closed labels before the URLs are printed, and feature_recalculation's
+``demo_feed`` task commits each new day afterwards. Every task sees ``MLFLOW_TRACKING_URI`` and
+``MLOPS_STORAGE_URI``; MLflow's telemetry is off. The URLs and the login are printed once every
+service answers its health check.
 
 Usage: ``python scripts/run_platform.py [--home DIR] [--dags-folder DIR] [--airflow-port N] ...``
 """
@@ -41,6 +46,8 @@ from supervisor import HOST, Fatal, Platform, Service, become_subreaper, check_p
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ADMIN = "admin"
+# MLflow 3 opens on its GenAI pages; this page is the model registry in the "model training" workflow.
+MLFLOW_REGISTRY_PAGE = "/#/models?workflowType=machine_learning"
 SIMPLE_AUTH = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 
 
@@ -77,6 +84,7 @@ def base_env(platform: Platform) -> dict[str, str]:
         MLOPS_STORAGE_URI=f"file://{platform.home / 'lake'}",
         MLOPS_CONFIG_DIR=str(REPO / "config"),
     )
+    env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # the server, the CLI and every task
     return env
 
 
@@ -178,6 +186,42 @@ def lake_needs_data(platform: Platform) -> bool:
     return unfinished.exists() or not any(raw.glob("*/date=*/_SUCCESS.json"))
 
 
+def is_demo_lake(platform: Platform) -> bool:
+    """A lake ``mlops data generate`` made (it wrote ``_demo.json``); any other lake is real data."""
+    from mlops_platform.data.generate import DEMO_MARKER
+
+    return (platform.home / "lake" / DEMO_MARKER).is_file()
+
+
+def demo_data_command(platform: Platform) -> list[str] | None:
+    """Generate a history ending yesterday into an empty lake, extend a demo lake, leave a real one."""
+    if lake_needs_data(platform):
+        (platform.run_dir / "generate.unfinished").touch()
+        return [str(BIN / "mlops"), "data", "generate", "--end", "yesterday"]
+    if is_demo_lake(platform):
+        return [str(BIN / "mlops"), "data", "extend", "--through", "yesterday"]
+    return None
+
+
+def warm_up_demo_lake(platform: Platform, env: dict[str, str]) -> None:
+    """The snapshots of the last days and the newest closed labels of a demo lake (missing ones only)."""
+    from mlops_platform.config import load_platform_settings
+    from mlops_platform.orchestration.plans import warmup_dates
+    from mlops_platform.storage import ObjectStore
+
+    store = ObjectStore(env["MLOPS_STORAGE_URI"])
+    horizon = load_platform_settings(REPO / "config", env=env).labels.longest_horizon_days
+    days = store.list_dates("raw/transactions")
+    snapshots, labels = warmup_dates(days, horizon)
+    for dataset, dates, verb in (("features/customer", snapshots, "build"), ("labels/customer", labels, "labels")):
+        have = set(store.list_dates(dataset))
+        for day in (d for d in dates if d not in have):
+            argv = [str(BIN / "mlops"), "features", verb, "--date", day.isoformat()]
+            argv += ["--no-validate-raw"] if verb == "build" else []  # generated data, valid by construction
+            took = platform.run_once(f"demo-{verb}-{day}", argv, env)
+            print(f"{dataset} date={day}: {took:.0f} s")
+
+
 def start_platform(platform: Platform, serving_port: int = 8000) -> None:
     env = base_env(platform)
     password, password_file = admin_password(platform)
@@ -186,11 +230,12 @@ def start_platform(platform: Platform, serving_port: int = 8000) -> None:
     started = time.monotonic()
 
     mlflow = start_mlflow(platform, env)
-    generate = None
-    if lake_needs_data(platform):
-        (platform.run_dir / "generate.unfinished").touch()
-        generate = platform.start("mlops-data-generate", [str(BIN / "mlops"), "data", "generate"], env)
-        print(f"generating demo data into {platform.home / 'lake'} (log {generate.log})")
+    generate, demo = None, demo_data_command(platform)
+    if demo is not None:
+        generate = platform.start(f"mlops-data-{demo[2]}", demo, env)
+        print(f"mlops data {demo[2]}: demo data into {platform.home / 'lake'} up to yesterday (log {generate.log})")
+    else:
+        print(f"{platform.home / 'lake'} holds real data (no _demo.json): left as it is")
     took = migrate_airflow(platform, af_env)
     print("airflow db migrate: up to date" if took is None else f"airflow db migrate: {took:.0f} s")
     airflow = [
@@ -206,6 +251,7 @@ def start_platform(platform: Platform, serving_port: int = 8000) -> None:
     receiver_env = {**env, "MLOPS_WEBHOOK_SECRET": secret, **credentials(platform, password)}
     receiver_argv = [str(BIN / "mlops"), "webhook", "serve", "--host", HOST]
     receiver_argv += ["--port", str(platform.ports["receiver"]), "--no-register"]
+    receiver_argv += ["--deliveries", str(platform.run_dir / "webhook-deliveries.log")]
     receiver = platform.start("webhook-receiver", receiver_argv, receiver_env)
     hook_url = f"{platform.url('receiver')}/mlflow-webhook"
     took = platform.wait_healthy([receiver], lambda: http_ok(hook_url, lambda r: r.status_code < 600), "the receiver")
@@ -221,9 +267,10 @@ def start_platform(platform: Platform, serving_port: int = 8000) -> None:
             platform.sleep(0.5)
         platform.services.remove(generate)
         if generate.process.returncode != 0:
-            raise Fatal(f"mlops data generate failed; log {generate.log}:\n{generate.tail()}")
-        (platform.run_dir / "generate.unfinished").unlink()
-        print("demo data generated")
+            raise Fatal(f"{generate.name} failed; log {generate.log}:\n{generate.tail()}")
+        (platform.run_dir / "generate.unfinished").unlink(missing_ok=True)
+        print(f"demo data up to yesterday ({generate.name})")
+        warm_up_demo_lake(platform, env)
     banner(platform, password, password_file, hook_url, time.monotonic() - started, serving)
 
 
@@ -285,7 +332,7 @@ def banner(
     lines = [
         f"platform ready in {took:.0f} s",
         f"  Airflow   {platform.url('airflow')}  (user {ADMIN}, password {password}; in {password_file})",
-        f"  MLflow    {platform.url('mlflow')}",
+        f"  MLflow    {platform.url('mlflow')}  (models: {platform.url('mlflow')}{MLFLOW_REGISTRY_PAGE})",
         f"  Webhook   {hook_url}  (alias moves in MLflow; a champion move triggers daily_scoring)",
         f"  Serving   {serving or 'not started'}  (mlops serve: /v1/models, /readyz, /metrics)",
         f"  Lake      file://{platform.home / 'lake'}",

@@ -26,6 +26,20 @@ START_DATE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 # daily_scoring runs on it. The event's extra carries the snapshot date.
 FEATURES_ASSET = Asset(name="features/customer", uri="mlops://lake/features/customer", group="lake")
 
+# Published by drift_retraining when its gate promoted a champion; daily_scoring runs on it too,
+# for the promoted models only. The event's extra: {"promoted": {model: version}}.
+CHAMPIONS_ASSET = Asset(name="registry/champions", uri="mlops://registry/champions", group="registry")
+
+# The task log: lines logged here show at the top level of Airflow's log view (print's lines are
+# grouped under the task's stdout).
+TASK_LOG = logging.getLogger("airflow.task")
+
+
+def log_lines(text: str) -> None:
+    """Log ``text`` (a table, a decision) line by line at INFO in the task log."""
+    for line in text.splitlines():
+        TASK_LOG.info("%s", line)
+
 
 def config_dir() -> Path:
     """``$MLOPS_CONFIG_DIR``, else the repository's ``config/`` next to ``dags/``."""
@@ -38,14 +52,30 @@ def settings() -> OrchestrationSettings:
 
 
 def models_param(description: str) -> Param:
-    """The ``models`` param of a trigger form: a multi-select of the models in ``config/models.yaml``."""
+    """The optional ``models`` param of a trigger form: a multi-select of ``config/models.yaml``'s models.
+
+    Empty (null or no model picked) means every model; the form does not ask for a value.
+    """
     names = load_models_settings(config_dir(), env={}).trainable_names
-    return Param([], type="array", items={"type": "string", "enum": names}, title="Models", description=description)
+    items = {"type": "string", "enum": names}
+    return Param(None, type=["null", "array"], items=items, title="Models", description=description)
+
+
+def force_param(description: str) -> Param:
+    """The optional ``force`` switch of a trigger form (empty: not forced)."""
+    return Param(None, type=["null", "boolean"], title="Force retraining", description=description)
+
+
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 def date_param(title: str, description: str) -> Param:
-    """An optional ``date`` param of a trigger form (YYYY-MM-DD; empty: the DAG's default)."""
-    return Param(None, type=["null", "string"], format="date", title=title, description=description)
+    """An optional ``date`` param of a trigger form: text in YYYY-MM-DD (empty: the DAG's default).
+
+    A plain text field with a pattern, not ``format: date``: the form's date picker shows the
+    browser's locale (mm/dd/yyyy) while every help text and the API use YYYY-MM-DD.
+    """
+    return Param(None, type=["null", "string"], pattern=DATE_PATTERN, title=title, description=description)
 
 
 def log_failure(context: Any) -> None:

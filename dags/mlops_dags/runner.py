@@ -16,36 +16,86 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
-import sys
+import unicodedata
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
 from mlops_dags.defaults import context_environment, run_environment
 from mlops_dags.defaults import settings as default_settings
 from mlops_platform.config import OrchestrationSettings
 from mlops_platform.orchestration.environment import BACKEND_ENV
 
+_logger = logging.getLogger("airflow.task")
+
+# Box drawing (rich's tables) as ASCII; other symbols (MLflow's emoji) are dropped.
+_BOX = {"─": "-", "━": "-", "│": "|", "┃": "|", "═": "=", "║": "|"}
+
 
 class MlopsCommandFailed(RuntimeError):
     """The ``mlops`` command exited non-zero; the message carries its error output."""
 
 
-class _Tee(io.TextIOBase):
-    """Writes to the real stream and keeps a copy (the error message goes into the exception)."""
+class MlopsUsageError(MlopsCommandFailed, AirflowFailException):
+    """The command line itself is wrong (a bad option or value): retrying cannot help."""
 
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
+
+def plain_line(line: str) -> str:
+    """A console line as plain text for the task log: ASCII boxes, no emoji, no trailing spaces."""
+    chars = []
+    for char in line:
+        if char in _BOX or "\u2500" <= char <= "\u257f":
+            chars.append(_BOX.get(char, "+"))
+        elif unicodedata.category(char) in ("So", "Sk", "Cs") or char == "\ufe0f":
+            continue
+        else:
+            chars.append(char)
+    text = "".join(chars).rstrip()
+    return text.lstrip() if line[:1] and not text.startswith(line[:1]) else text
+
+
+class _LogLines(io.TextIOBase):
+    """A stream whose complete lines go to the task logger at INFO (``error:`` lines at ERROR).
+
+    Keeps a copy of what was written: the last error lines go into the exception message.
+    """
+
+    def __init__(self, logger: logging.Logger, errors: bool) -> None:
+        self.logger = logger
+        self.is_stderr = errors
         self.copy = io.StringIO()
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
 
     def write(self, text: str) -> int:
         self.copy.write(text)
-        return self.stream.write(text)
+        self._pending += text.replace("\r", "\n")
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self._emit(line)
+        return len(text)
+
+    def _emit(self, line: str) -> None:
+        text = plain_line(line)
+        if not text.strip():
+            return
+        real_error = self.is_stderr and text.lstrip().lower().startswith(("error:", "traceback"))
+        self.logger.log(logging.ERROR if real_error else logging.INFO, "%s", text)
 
     def flush(self) -> None:
-        self.stream.flush()
+        """Lines are logged once complete; ``close`` logs a last unfinished one."""
+
+    def close(self) -> None:
+        if self._pending:
+            self._emit(self._pending)
+            self._pending = ""
+        super().close()
 
 
 @contextlib.contextmanager
@@ -71,16 +121,21 @@ def run_mlops(args: Sequence[str], environment: dict[str, str] | None = None) ->
     # Typer may vendor its own click: take ClickException from its classes, not from ``click``.
     click_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
-    tee = _Tee(sys.stderr)
-    with _patched_environ(environment or {}), contextlib.redirect_stderr(tee):
+    stdout, stderr = _LogLines(_logger, errors=False), _LogLines(_logger, errors=True)
+    redirect = contextlib.ExitStack()
+    with redirect, _patched_environ(environment or {}):
+        redirect.enter_context(contextlib.redirect_stdout(stdout))  # type: ignore[type-var]
+        redirect.enter_context(contextlib.redirect_stderr(stderr))  # type: ignore[type-var]
+        redirect.callback(stderr.close)
+        redirect.callback(stdout.close)
         try:
             code = app(args=list(args), prog_name="mlops", standalone_mode=False)
         except click_error as exc:
-            raise MlopsCommandFailed(f"mlops {' '.join(args)}: {exc.format_message()}") from None
+            raise MlopsUsageError(f"mlops {' '.join(args)}: {exc.format_message()}") from None
         except SystemExit as exc:
             code = exc.code
     if code not in (None, 0):
-        errors = [line for line in tee.copy.getvalue().splitlines() if line.strip()]
+        errors = [line for line in stderr.copy.getvalue().splitlines() if line.strip()]
         detail = "\n".join(errors[-5:]) or f"exit code {code}"
         raise MlopsCommandFailed(f"mlops {' '.join(args)} failed: {detail}")
 

@@ -95,6 +95,40 @@ def sorted_table(table: pa.Table) -> pa.Table:
     return table.sort_by("customer_id")
 
 
+def _with_retries(platform: dict[str, Any], dag_id: str, task_id: str) -> None:
+    """Give one task retries (the small settings have none), to see that a hopeless error skips them."""
+    task = platform["bag"].dags[dag_id].get_task(task_id)
+    task.retries = 2
+
+
+def test_drift_retraining_before_any_snapshot_fails_at_once_for_a_snapshot_that_cannot_come(platform, capfd) -> None:
+    _with_retries(platform, "drift_retraining", "wait_for_snapshot")
+    too_early = START - dt.timedelta(days=3)
+
+    run = run_dag(platform, "drift_retraining", DAY, {"date": too_early.isoformat()})
+
+    assert str(run.state) == "failed"
+    assert states(run)["wait_for_snapshot"] == ["failed"]  # not up_for_retry
+    assert states(run)["plan"] == ["upstream_failed"]
+    output = capfd.readouterr()
+    assert f"has no snapshot of {too_early}" in output.out + output.err
+    assert "before the lake's first raw day" in output.out + output.err
+
+
+def test_a_sensor_for_a_day_before_the_lake_starts_fails_at_once_with_the_reason(platform, capfd) -> None:
+    _with_retries(platform, "feature_recalculation", "wait_for_raw")
+
+    run = run_dag(platform, "feature_recalculation", START)
+
+    assert str(run.state) == "failed"
+    assert states(run)["wait_for_raw"] == ["failed"]
+    assert states(run)["demo_feed"] == ["success"]
+    output = capfd.readouterr()
+    assert (
+        f"raw day {START - dt.timedelta(days=1)} is before the lake's first raw day {START}" in output.out + output.err
+    )
+
+
 def test_feature_recalculation_writes_the_snapshot_and_the_closed_labels_of_its_interval(platform) -> None:
     run = run_dag(platform, "feature_recalculation", DAY)
 
@@ -188,6 +222,23 @@ def _xcom(run: Any, task_id: str) -> Any:
     return ti.xcom_pull(task_ids=task_id)
 
 
+def _champion_events() -> list[Any]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from mlops_dags.defaults import CHAMPIONS_ASSET
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+        found = session.scalars(query.where(AssetModel.uri == CHAMPIONS_ASSET.uri).order_by(AssetEvent.id)).all()
+        return [dict(e.extra or {}) for e in found]
+
+
+def test_the_gate_s_promotions_are_announced_on_the_champions_asset(platform) -> None:
+    # daily_scoring runs on this Asset (tests/unit/test_dag_integrity.py) for the promoted models
+    assert _champion_events() == [{"promoted": {name: "1" for name in MODELS}}]
+
+
 def test_a_quiet_week_skips_retraining_visibly_and_registers_nothing(platform) -> None:
     client: MlflowClient = platform["client"]
     count = version_count(client)
@@ -199,6 +250,8 @@ def test_a_quiet_week_skips_retraining_visibly_and_registers_nothing(platform) -
     assert states(run)["train"] == ["skipped"]
     assert version_count(client) == count
     assert champions(client) == {name: "1" for name in MODELS}
+    assert states(run)["announce_champions"] == ["skipped"]
+    assert len(_champion_events()) == 1  # nothing promoted: no event, no rescoring
 
 
 def test_injected_drift_retrains_registers_and_gates_every_model(platform) -> None:
@@ -298,3 +351,18 @@ def test_monthly_reevaluation_writes_its_report_and_retrains_a_degraded_champion
     newest_run = max(triggered, key=lambda r: r.id)
     assert newest_run.conf["force"] is True
     assert "churn" in newest_run.conf["models"]
+
+
+def test_feature_recalculation_on_a_demo_lake_feeds_the_raw_days_it_lacks(platform) -> None:
+    from mlops_platform.data.raw import raw_dates
+
+    store: ObjectStore = platform["store"]
+    newest = raw_dates(store, "transactions")[-1]
+    target = newest + dt.timedelta(days=4)
+
+    run = run_dag(platform, "feature_recalculation", target)
+
+    assert str(run.state) == "success", states(run)
+    assert raw_dates(store, "transactions")[-3:] == [target - dt.timedelta(days=i) for i in (3, 2, 1)]
+    assert store.has_partition(snapshot_partition(target))
+    assert "3 new raw day(s)" in _xcom(run, "demo_feed")

@@ -150,3 +150,62 @@ def test_the_failure_callback_logs_dag_task_run_and_error(caplog) -> None:
         log_failure({"ti": ti, "run_id": "manual__x", "exception": ValueError("no labels for 2025-04-11")})
 
     assert "DAG drift_retraining, task train[2], run manual__x, try 3: no labels for 2025-04-11" in caplog.text
+
+
+# -- a new user's first hour ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
+def test_every_dag_starts_paused(bag, dag_id: str) -> None:
+    assert bag.dags[dag_id].is_paused_upon_creation in (None, True)
+
+
+def test_daily_scoring_runs_on_the_features_or_the_champions_asset(bag) -> None:
+    from mlops_dags.defaults import CHAMPIONS_ASSET, FEATURES_ASSET
+
+    announce = bag.dags["drift_retraining"].get_task("announce_champions")
+    assert CHAMPIONS_ASSET in announce.outlets
+    assert "summary" in announce.upstream_task_ids
+    condition = bag.dags["daily_scoring"].timetable.asset_condition
+    assert type(condition).__name__ == "AssetAny"
+    assert {a.name for a in condition.objects} == {FEATURES_ASSET.name, CHAMPIONS_ASSET.name}
+
+
+@pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
+def test_date_params_are_plain_yyyy_mm_dd_text_and_the_empty_form_validates(bag, dag_id: str) -> None:
+    params = bag.dags[dag_id].params
+    params.validate()  # every param may stay empty
+    if "date" in params:
+        date = params.get_param("date")
+        assert "format" not in date.schema  # a date picker would show mm/dd/yyyy
+        assert "YYYY-MM-DD" in date.description
+        assert date.resolve("2025-03-01") == "2025-03-01"
+        assert date.resolve(None) is None
+        with pytest.raises(Exception, match="does not match"):
+            date.resolve("03/01/2025")
+
+
+@pytest.mark.parametrize("dag_id", ["daily_scoring", "drift_retraining", "monthly_reevaluation"])
+def test_models_and_force_may_stay_empty_on_the_trigger_form(bag, dag_id: str) -> None:
+    params = bag.dags[dag_id].params
+    assert params.get_param("models").resolve(None) is None
+    assert params.get_param("models").resolve(["churn"]) == ["churn"]
+    if "force" in params:
+        assert params.get_param("force").resolve(None) is None
+        assert "null" in params.get_param("force").schema["type"]
+
+
+def test_the_drift_dag_waits_for_a_first_snapshot_before_planning(bag) -> None:
+    dag = bag.dags["drift_retraining"]
+    sensor = dag.get_task("wait_for_snapshot")
+
+    assert sensor.mode == "reschedule" and 0 < sensor.timeout < float("inf")
+    assert "plan" in sensor.downstream_task_ids
+    assert dag.get_task("plan").upstream_task_ids == {"wait_for_snapshot"}
+
+
+def test_the_demo_feed_runs_before_the_raw_sensor(bag) -> None:
+    dag = bag.dags["feature_recalculation"]
+
+    assert dag.get_task("wait_for_raw").upstream_task_ids >= {"demo_feed"}
+    assert dag.get_task("demo_feed").upstream_task_ids == {"plan"}

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from mlops_platform.cli.support import get_context, out, parse_date, progress, track, user_errors
-from mlops_platform.data.generate import GeneratorConfig, generate_to_store
+from mlops_platform.data.generate import MAX_DAYS, GeneratorConfig, extend_demo_lake, generate_to_store
 from mlops_platform.data.importers import SOURCES, ColumnMapping, Job, import_file
 from mlops_platform.data.lake_view import LakeView
 from mlops_platform.data.loading import load_file
@@ -46,18 +46,31 @@ def generate_command(
         str | None,
         typer.Option("--drift-from", help="From this day on: data-usage surge, new prices, engagement shift."),
     ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--end", help="Last day, YYYY-MM-DD or 'yesterday' (UTC), instead of --start: the history ends on it."
+        ),
+    ] = None,
 ) -> None:
     """Generate a seeded demo telco into the lake: one raw partition per table and day.
 
     The same options and seed always give the same tables; partitions of the same dates are replaced.
+    The lake is marked as a demo lake (``_demo.json``), so ``mlops data extend`` may add days to it.
     """
     context = get_context(ctx)
     defaults = context.settings.generator
+    n_days = defaults.days if days is None else days
+    if end is not None and start is not None:
+        raise typer.BadParameter("use either --start or --end", param_hint="--end")
+    first = context.settings.dates.start if start is None else parse_date(start, "start")
+    if end is not None and 0 < n_days <= MAX_DAYS:  # other --days values: GeneratorConfig names the error
+        first = _end_date(end, "end") - dt.timedelta(days=n_days - 1)
     config = GeneratorConfig(
         customers=defaults.customers if customers is None else customers,
-        days=defaults.days if days is None else days,
+        days=n_days,
         seed=defaults.seed if seed is None else seed,
-        start=context.settings.dates.start if start is None else parse_date(start, "start"),
+        start=first,
         drift_from=None if drift_from is None else parse_date(drift_from, "drift-from"),
     )
     started = time.perf_counter()
@@ -67,6 +80,40 @@ def generate_command(
     for line in summary.lines():
         out.print(line, highlight=False)
     out.print(f"written to {context.store.url('raw')} in {time.perf_counter() - started:.1f} s", highlight=False)
+
+
+def _yesterday() -> dt.date:
+    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+
+
+def _end_date(text: str, name: str) -> dt.date:
+    """A date option that also takes ``yesterday`` (UTC)."""
+    return _yesterday() if text.strip().lower() == "yesterday" else parse_date(text, name)
+
+
+@app.command("extend")
+@user_errors
+def extend_command(
+    ctx: typer.Context,
+    through: Annotated[
+        str, typer.Option("--through", help="Last day to add, YYYY-MM-DD or 'yesterday' (UTC; the default).")
+    ] = "yesterday",
+) -> None:
+    """Demo lakes only: add the raw days after the newest one, up to --through (the live feed).
+
+    A lake without ``_demo.json`` (real data) is refused and left untouched; days already in the
+    lake are kept. Each added day is the one the generator's seed gives for it.
+    """
+    context = get_context(ctx)
+    last = _end_date(through, "through")
+    if last > _yesterday():
+        raise InputError(f"--through {last} is after yesterday ({_yesterday()}, UTC): a day is added once it is over")
+    written = extend_demo_lake(context.store, last)
+    if written:
+        span = f"{written[0]} .. {written[-1]}" if len(written) > 1 else str(written[0])
+        out.print(f"extended {context.store.url('raw')} by {len(written)} day(s): {span}", highlight=False)
+    else:
+        out.print(f"{context.store.url('raw')} is up to date through {last}", highlight=False)
 
 
 # -- validate, load, import ---------------------------------------------------------------------

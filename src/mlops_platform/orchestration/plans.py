@@ -246,3 +246,97 @@ def reevaluation_outcome(store: ObjectStore, day: dt.date) -> ReevaluationOutcom
     rows = [r.to_dict() for r in summary.models]
     columns = ["model", "status", "version", "gate_metric", "value", "value_at_training", "reasons"]
     return ReevaluationOutcome(format_rows(rows, columns), list(summary.degraded))
+
+
+# -- first runs on a fresh lake: the demo feed, raw days that will never come, the first snapshot --
+
+
+def feed_demo_lake(store: ObjectStore, raw_day: dt.date, today: dt.date) -> str:
+    """The live feed of a demo lake: commit its raw days up to ``raw_day`` (never past yesterday).
+
+    A lake without the demo marker (real data) is left untouched. Returns one line for the log.
+    """
+    from mlops_platform.data.generate import DEMO_MARKER, demo_config, extend_demo_lake
+
+    if demo_config(store) is None:
+        return f"real lake (no {DEMO_MARKER}): nothing generated"
+    through = min(raw_day, today - dt.timedelta(days=1))
+    written = extend_demo_lake(store, through)
+    if not written:
+        return f"demo lake: raw data is committed through {through} already"
+    return f"demo lake: committed {len(written)} new raw day(s), {written[0]} .. {written[-1]}"
+
+
+def raw_day_unreachable(store: ObjectStore, snapshot_date: dt.date, today: dt.date) -> str | None:
+    """Why the raw input day of ``snapshot_date`` will never arrive while a sensor waits, or None.
+
+    Never: a day before the lake's first raw day, a day that is not over yet by more than today
+    (raw data of a day is committed once it is over), or, in a real lake, a day more than one
+    day after its newest raw day (the lake is behind: load the days between first).
+    """
+    from mlops_platform.data.generate import demo_config
+
+    raw_day = snapshot_date - dt.timedelta(days=1)
+    days = raw_dates(store, "transactions")
+    if not days:
+        return f"{store.url('raw/transactions')} has no committed day at all; load (or generate) raw data first"
+    if raw_day < days[0]:
+        return f"raw day {raw_day} is before the lake's first raw day {days[0]}; pick a later date"
+    if raw_day > today:
+        return f"raw day {raw_day} is after today ({today}, UTC); its data cannot exist yet"
+    if demo_config(store) is None and raw_day > days[-1] + dt.timedelta(days=1):
+        behind = (raw_day - days[-1]).days
+        return (
+            f"the lake's newest raw day is {days[-1]}, {behind} days before {raw_day}: load the days in between "
+            "(mlops data load / import), then rerun"
+        )
+    return None
+
+
+def snapshot_missing(store: ObjectStore, asked: dt.date | None) -> str | None:
+    """Why ``drift_retraining`` cannot start yet (no snapshot, or not the one asked for), or None."""
+    dates = store.list_dates(SNAPSHOTS)
+    if asked is None and not dates:
+        return f"{store.url(SNAPSHOTS)} has no snapshot yet; waiting for feature_recalculation to build one"
+    if asked is not None and asked not in dates:
+        return f"{store.url(SNAPSHOTS)} has no snapshot of {asked} yet; waiting for feature_recalculation to build it"
+    return None
+
+
+def promoted_models(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Model -> version of the summary rows whose version the gate promoted to champion."""
+    return {
+        str(r["model"]): str(r["version"])
+        for r in rows
+        if r.get("gate_decision") == "promoted" and r.get("version") is not None and r.get("champion") == r["version"]
+    }
+
+
+def champion_event_models(events: Mapping[Any, Iterable[Any]] | None) -> list[str] | None:
+    """The models of the ``registry/champions`` events that started a run, when only those started it.
+
+    None when no event started the run or a ``features/customer`` event is among them (then every
+    model is scored).
+    """
+    extras = [e.extra or {} for evs in (events or {}).values() for e in evs]
+    if not extras or any("promoted" not in x for x in extras):
+        return None
+    return sorted({str(m) for x in extras for m in x["promoted"]})
+
+
+def warmup_dates(raw_days: list[dt.date], horizon_days: int, recent: int = 3) -> tuple[list[dt.date], list[dt.date]]:
+    """The snapshot and label dates a fresh demo lake gets before the UIs open.
+
+    Snapshots: the ``recent`` dates up to the day after the newest raw day (today's snapshot,
+    when the lake ends yesterday) whose raw input day is in the lake, plus the newest label date.
+    Labels: the newest date whose ``horizon_days`` horizon has closed, when the lake reaches back
+    that far (re-evaluation needs a snapshot and labels of the same date).
+    """
+    if not raw_days:
+        return [], []
+    first, after = raw_days[0], raw_days[-1] + dt.timedelta(days=1)
+    snapshots = [after - dt.timedelta(days=i) for i in range(recent)]
+    snapshots = [d for d in snapshots if d - dt.timedelta(days=1) >= first]
+    label_day = after - dt.timedelta(days=horizon_days)
+    labels = [label_day] if label_day - dt.timedelta(days=1) >= first else []
+    return sorted(set(snapshots) | set(labels)), labels
