@@ -87,6 +87,8 @@ class TableSchema:
             return series
         if kind == "date" and not pd.api.types.is_datetime64_any_dtype(series):
             series = _dates(series, name, self.model)
+        if kind == "boolean" and columns.is_text(series) and columns.boolean_words(series) is None:
+            _refuse_non_boolean(series, name, self.model)
         try:
             return columns.to_number(series, name)
         except ValueError as exc:
@@ -96,6 +98,18 @@ class TableSchema:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (logged beside the model)."""
         return {"model": self.model, "features": list(self.features), "kinds": dict(self.kinds), "id": self.id_column}
+
+
+def _refuse_non_boolean(series: pd.Series, name: str, model: str) -> None:
+    """Raise InputError naming the first cell of text column ``series`` that is not a boolean word."""
+    text = series.dropna().astype(str).str.strip()
+    words = columns.TRUE_WORDS | columns.FALSE_WORDS
+    bad = text[(text != "") & ~text.str.lower().isin(words)]
+    if not bad.empty:
+        raise InputError(
+            f"{model}: column {name!r} holds {bad.iloc[0]!r}; each cell should be a boolean "
+            "(true/false, yes/no, 1/0) or blank"
+        )
 
 
 def _dates(series: pd.Series, name: str, model: str) -> pd.Series:
