@@ -18,7 +18,9 @@ def _profile(segment: str | None, tenure_days: float | None, arpu: float | None,
 @user_errors
 def recommend(
     ctx: typer.Context,
-    customer_ids: Annotated[list[int], typer.Argument(metavar="CUSTOMER_ID", help="One or more customer ids.")],
+    customer_ids: Annotated[
+        list[str], typer.Argument(metavar="CUSTOMER_ID", help="One or more customer ids (numbers or text).")
+    ],
     n: Annotated[int, typer.Option("--n", min=1, help="Products per customer.")] = 5,
     model: Annotated[str, typer.Option(help="Registered model name.")] = "recommender",
     version: Annotated[
@@ -31,7 +33,8 @@ def recommend(
 ) -> None:
     """Print the top-N products of each CUSTOMER_ID from the champion recommender, with reasons.
 
-    An id the model never saw gets the cold-start list (it never fails).
+    Ids may be text; an id the model never saw gets the cold-start list, an id that cannot be of
+    the model's id type (text for integer ids) is refused, naming it.
 
     Profile options describe the customers as they are now and replace what the model knew of them.
     """
@@ -45,7 +48,7 @@ def recommend(
         recs = recommend_for(client, model, customer_ids, n, version, profile)
     except NoChampionError as exc:
         raise typer.BadParameter(str(exc), param_hint="--model") from None
-    for customer in customer_ids:
+    for customer in recs.customers:
         grid = Table("#", "product", "category", "score", "why", title=f"customer {customer}: {model} v{recs.version}")
         for row in recs.of(customer).itertuples(index=False):
             grid.add_row(str(row.rank), f"{row.name} ({row.product_id})", row.category, f"{row.score:.3f}", row.reasons)

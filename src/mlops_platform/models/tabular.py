@@ -175,14 +175,19 @@ def prepare_table(
         The training data and a report of every column decision.
 
     Raises:
-        InputError: a named column is missing, the target is constant or has more than two
-            classes, no feature is left, or a feature or the target holds inf or -inf.
+        InputError: the table has no rows, a named column is missing, the target is blank,
+            constant or has more than two classes, no feature is left, or a feature or the
+            target holds inf or -inf.
     """
     if task not in TASKS:
         raise InputError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    if df.empty:
+        raise InputError("the table has no rows: nothing to learn")
     _check_columns(df, target, id_column, time_column)
     raw_target = df[target]
     keep = raw_target.notna() & (raw_target.astype(str).str.strip() != "")
+    if not keep.any():
+        raise InputError(f"target {target!r} is blank in every one of the {len(df):,} rows: nothing to learn")
     frame = df.loc[keep].reset_index(drop=True)
     labels, task, mapping = _prepare_target(frame[target], target, task, positive_label)
     report = PrepReport(task=task, n_rows=len(frame), n_dropped_rows=int((~keep).sum()), target_mapping=mapping)

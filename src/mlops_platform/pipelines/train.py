@@ -248,7 +248,8 @@ def _log_run(
     tags: dict[str, str],
 ) -> str:
     """Log everything about one training into ``run_id`` and register the model version."""
-    from mlops_platform.models.pyfunc import CustomerModelPyfunc
+    from mlops_platform.models.pyfunc import CustomerModelPyfunc, signature
+    from mlops_platform.models.table_schema import schema_of
 
     metrics = {**result.metrics, **{f"baseline_{k}": v for k, v in result.baseline_metrics.items()}}
     params = {
@@ -270,19 +271,20 @@ def _log_run(
     }
     tracking.log_artifacts(run_id, files, result.figures, result.tables)
     tracking.ensure_registered_model(client, name, f"{name} model of the customer-model zoo")
-    example = prepared.holdout.frame[prepared.train.features].head(5).copy()
+    # The model takes raw rows (a table's own, or snapshot rows): the example shows such rows.
+    schema = schema_of(model, prepared.train.frame, prepared.manifest.get("preparation"))
+    raw_rows = prepared.manifest.get("raw_example")
+    example = pd.DataFrame(raw_rows) if raw_rows else prepared.holdout.frame[schema.columns].head(5).copy()
     for column in example.columns:
         if isinstance(example[column].dtype, pd.CategoricalDtype):
             example[column] = example[column].astype(object)
-        elif pd.api.types.is_integer_dtype(example[column].dtype):
-            # integer features may be null in later snapshots: declare them as doubles
-            example[column] = example[column].astype("float64")
     output = model.predict_frame(prepared.holdout.frame.head(5))
     version_tags = {
         **tags,
         "summary": f"{settings.gate.metric}={result.metrics.get(settings.gate.metric, float('nan')):.4f}",
     }
-    return tracking.log_model_version(client, run_id, name, CustomerModelPyfunc(model), example, output, version_tags)
+    wrapper, model_signature = CustomerModelPyfunc(model, schema), signature(schema, output)
+    return tracking.log_model_version(client, run_id, name, wrapper, example, output, version_tags, model_signature)
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:

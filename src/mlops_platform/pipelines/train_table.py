@@ -68,6 +68,7 @@ def prepare_from_table(
     data, report = prepare_table(frame, target, id_column=id_column, time_column=time_column)
     for column, blanks in report.numeric_text.items():
         _logger.warning("%s: column %s held numbers as text; %d blank value(s) became missing", path, column, blanks)
+    raw = [name for name in (id_column, *data.features) if name is not None]
     seed = models.training_sets.seed
     train, holdout = split_holdout(data, share=0.2, seed=seed)
     sample = train.frame[train.features].sample(
@@ -88,6 +89,8 @@ def prepare_from_table(
         "features": train.features,
         "positive_rate": _rate(train, target),
         "preparation": json.loads(json.dumps(dataclasses.asdict(report), default=str)),
+        "raw_columns": {str(name): str(frame[name].dtype) for name in raw},
+        "raw_example": json.loads(frame[raw].head(5).to_json(orient="records", date_format="iso")),
     }
     return PreparedData(train, holdout, manifest, sample.reset_index(drop=True), window, f"table:{path}")
 
