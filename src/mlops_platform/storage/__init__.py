@@ -30,15 +30,11 @@ once gc has run past the grace period it sees exactly the committed files.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import os
 import re
-import socket
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -46,88 +42,36 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from mlops_platform.errors import InputError
+from mlops_platform.storage.gc_rules import UNCOMMITTED_MIN_AGE, attempt_units, modified_at
+from mlops_platform.storage.manifest import (
+    MANIFEST,
+    Manifest,
+    OutsideLakeError,
+    StorageError,
+    date_partition,
+    default_writer,
+    schema_hash,
+)
+from mlops_platform.storage.s3 import s3_filesystem
+
+__all__ = [
+    "MANIFEST",
+    "UNCOMMITTED_MIN_AGE",
+    "Manifest",
+    "ObjectStore",
+    "OutsideLakeError",
+    "StorageError",
+    "date_partition",
+    "default_writer",
+    "open_store",
+    "s3_filesystem",
+    "schema_hash",
+]
 
 _logger = logging.getLogger(__name__)
 
-MANIFEST = "_SUCCESS.json"
 _DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _ROWS_PER_FILE = 4_000_000
-_ATTEMPT_FILE = re.compile(r"^part-(?P<attempt>.+)-\d{4}\.parquet$")
-UNCOMMITTED_MIN_AGE = dt.timedelta(hours=6)
-"""The least age of unnamed files no manifest supersedes: their writer may still be running."""
-
-
-class StorageError(RuntimeError):
-    """A partition or object is missing, unreadable or cannot be written; names the path."""
-
-
-class OutsideLakeError(StorageError, InputError):
-    """A path given to the store would lead outside its root (``..``, absolute, a symlink)."""
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What a committed partition holds."""
-
-    files: list[str]
-    rows: int
-    schema_hash: str
-    writer: str
-    written_at: str
-    attempt: str
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str | bytes, where: str) -> Manifest:
-        try:
-            data = json.loads(text)
-            return cls(
-                files=[str(f) for f in data["files"]],
-                rows=int(data["rows"]),
-                schema_hash=str(data["schema_hash"]),
-                writer=str(data["writer"]),
-                written_at=str(data["written_at"]),
-                attempt=str(data["attempt"]),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise StorageError(f"{where}: corrupt manifest ({exc})") from exc
-
-
-def schema_hash(schema: pa.Schema) -> str:
-    """A short, stable hash of column names and types (not metadata)."""
-    text = ";".join(f"{f.name}:{f.type}" for f in schema)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def date_partition(dataset: str, day: dt.date) -> str:
-    """The folder of one day of a dataset, e.g. ``raw/usage/date=2025-01-31``."""
-    return f"{dataset.strip('/')}/date={day.isoformat()}"
-
-
-def default_writer() -> str:
-    return f"{os.environ.get('USER', 'mlops')}@{socket.gethostname()}:{os.getpid()}"
-
-
-def s3_filesystem() -> pafs.S3FileSystem:
-    """An S3 filesystem configured from the standard AWS environment variables."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    kwargs: dict[str, object] = {"region": region}
-    if endpoint:
-        scheme, _, host = endpoint.partition("://")
-        if not host:
-            scheme, host = "https", endpoint
-        kwargs.update(endpoint_override=host.rstrip("/"), scheme=scheme)
-    if os.environ.get("AWS_ACCESS_KEY_ID"):
-        kwargs.update(
-            access_key=os.environ["AWS_ACCESS_KEY_ID"],
-            secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
-            session_token=os.environ.get("AWS_SESSION_TOKEN"),
-        )
-    return pafs.S3FileSystem(**kwargs)
 
 
 class ObjectStore:
@@ -357,7 +301,7 @@ class ObjectStore:
 
     def _garbage(self, folder: str, infos: list[pafs.FileInfo], grace: dt.timedelta, now: dt.datetime) -> list[str]:
         """The removable files of one folder (relative paths); see the module docstring."""
-        units = _units(infos)
+        units = attempt_units(infos)
         listed = next((info for info in infos if info.base_name == MANIFEST), None)
         if not units:
             return []
@@ -368,10 +312,10 @@ class ObjectStore:
             _logger.warning("gc skips %s: %s", folder or "/", exc)
             return []
         named = set(manifest.files) if manifest is not None else set()
-        committed_at = _mtime(listed) if listed is not None and manifest is not None else None
+        committed_at = modified_at(listed) if listed is not None and manifest is not None else None
         found: list[str] = []
         for (unit, is_attempt), files in sorted(units.items()):
-            times = [t for t in map(_mtime, files) if t is not None]
+            times = [t for t in map(modified_at, files) if t is not None]
             if len(times) < len(files) or named.intersection(info.base_name for info in files):
                 continue
             newest = max(times)
@@ -400,26 +344,6 @@ class ObjectStore:
                 return False
             raise StorageError(f"cannot delete {self.url(path)}: {exc}") from exc
         return True
-
-
-def _units(infos: list[pafs.FileInfo]) -> dict[tuple[str, bool], list[pafs.FileInfo]]:
-    """The gc candidates of a folder: parquet files by (attempt id, True), temp files one by one."""
-    units: dict[tuple[str, bool], list[pafs.FileInfo]] = {}
-    for info in infos:
-        match = _ATTEMPT_FILE.match(info.base_name)
-        if match:
-            units.setdefault((match.group("attempt"), True), []).append(info)
-        elif ".tmp-" in info.base_name:
-            units[(info.base_name, False)] = [info]
-    return units
-
-
-def _mtime(info: pafs.FileInfo) -> dt.datetime | None:
-    """The modification time of a listed file, timezone-aware (None when the store has none)."""
-    mtime = info.mtime
-    if mtime is not None and mtime.tzinfo is None:
-        mtime = mtime.replace(tzinfo=dt.UTC)
-    return mtime
 
 
 def open_store(uri: str) -> ObjectStore:
