@@ -20,6 +20,7 @@ PACKAGE = "mlops_platform"
 
 # The layer a module sits in is the first name under the package; each may import these layers
 # (and itself). The root package (its version) may be imported by any of them.
+_LIBRARY = {"errors", "config", "storage", "evaluation", "data", "features", "models", "monitoring", "registry"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "config": {"errors"},
@@ -30,55 +31,10 @@ ALLOWED: dict[str, set[str]] = {
     "models": {"errors", "config", "evaluation"},
     "monitoring": {"errors", "config", "evaluation"},
     "registry": {"errors", "config"},
-    "pipelines": {
-        "errors",
-        "config",
-        "storage",
-        "evaluation",
-        "data",
-        "features",
-        "models",
-        "monitoring",
-        "registry",
-    },
-    "orchestration": {
-        "errors",
-        "config",
-        "storage",
-        "evaluation",
-        "data",
-        "features",
-        "models",
-        "monitoring",
-        "registry",
-        "pipelines",
-    },
-    "serving": {
-        "errors",
-        "config",
-        "storage",
-        "evaluation",
-        "data",
-        "features",
-        "models",
-        "monitoring",
-        "registry",
-        "pipelines",
-    },
-    "cli": {
-        "errors",
-        "config",
-        "storage",
-        "evaluation",
-        "data",
-        "features",
-        "models",
-        "monitoring",
-        "registry",
-        "pipelines",
-        "orchestration",
-        "serving",
-    },
+    "pipelines": _LIBRARY,
+    "orchestration": _LIBRARY | {"pipelines"},
+    "serving": _LIBRARY | {"pipelines"},
+    "cli": _LIBRARY | {"pipelines", "orchestration", "serving"},
 }
 # What the DAG side may use of the package: DAG files reach the library through orchestration.
 DAG_FILES_ALLOWED = {"orchestration", "errors"}
