@@ -194,7 +194,8 @@ def report(result: dict[str, Any], out: Path) -> None:
         "",
         f"Measured {result['when']} on {result['machine']} (load average before: {result['load_before']}, "
         f"after: {result['load_after']}); {result['mode']} mode, {result['seconds']} s per rate, "
-        f"{result['customers']:,} customers. Open-loop fixed-rate client on loopback; latency from the due time.",
+        f"{result['customers']:,} customers. Open-loop fixed-rate client on loopback; latency from the due time "
+        "(or from the send, when the client sent early).",
         "",
         "| what | rate/s | sent | errors | achieved/s | p50 ms | p99 ms | p99.9 ms | load |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
