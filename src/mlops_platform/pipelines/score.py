@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import mlflow
+import pandas as pd
 import pyarrow as pa
 from mlflow import MlflowClient
 
@@ -63,6 +65,20 @@ def read_scorable_snapshot(store: ObjectStore, day: dt.date, kept: str) -> pa.Ta
     return snapshot
 
 
+def predict_snapshot(loaded: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """The loaded pyfunc's output for snapshot rows, one row each, with ``customer_id`` first.
+
+    Only the columns of the model's input schema are passed (a snapshot has more); used by
+    ``mlops score`` and by the online service, so both give the same numbers.
+    """
+    schema = loaded.metadata.get_input_schema()
+    inputs = frame[[c for c in schema.input_names() if c in frame.columns]] if schema is not None else frame
+    output = loaded.predict(inputs).reset_index(drop=True)
+    if "customer_id" not in output.columns:
+        output.insert(0, "customer_id", frame["customer_id"].to_numpy())
+    return output
+
+
 def score_snapshot(client: MlflowClient, store: ObjectStore, name: str, day: dt.date) -> ScoreResult:
     """Score the snapshot of ``day`` with the champion of ``name`` and write ``scores/<name>/date=D``.
 
@@ -75,12 +91,7 @@ def score_snapshot(client: MlflowClient, store: ObjectStore, name: str, day: dt.
     kept = f"nothing written to {store.url(out_partition)}"
     frame = read_scorable_snapshot(store, day, kept).to_pandas()
     loaded = mlflow.pyfunc.load_model(f"models:/{name}@{registry.CHAMPION}")
-    schema = loaded.metadata.get_input_schema()
-    inputs = frame[[c for c in schema.input_names() if c in frame.columns]] if schema is not None else frame
-    output = loaded.predict(inputs)
-    output = output.reset_index(drop=True)
-    if "customer_id" not in output.columns:
-        output.insert(0, "customer_id", frame["customer_id"].to_numpy())
+    output = predict_snapshot(loaded, frame)
     output["model_version"] = str(champion.version)
     output["snapshot_date"] = day
     table = pa.Table.from_pandas(output, preserve_index=False)

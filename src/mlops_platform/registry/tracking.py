@@ -25,7 +25,6 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
-from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.pyfunc import PythonModel
@@ -220,10 +219,6 @@ def ensure_registered_model(client: MlflowClient, name: str, description: str) -
         except MlflowException as exc:  # another process created it meanwhile
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-
-
-def version_info(client: MlflowClient, name: str, version: str) -> ModelVersion:
-    return client.get_model_version(name, version)
 
 
 def training_metrics(client: MlflowClient, run_id: str | None) -> dict[str, float]:

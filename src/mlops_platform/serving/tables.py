@@ -18,6 +18,7 @@ import pyarrow as pa
 from mlops_platform.models.base import CustomerModel
 from mlops_platform.models.recommender.pyfunc import REASON_SEPARATOR
 from mlops_platform.models.recommender.pyfunc import unwrap as unwrap_recommender
+from mlops_platform.pipelines.score import predict_snapshot
 
 COLD_START_ID = -1  # never a customer id: the recommender answers it with the cold-start list
 
@@ -67,9 +68,7 @@ def score_table(
 ) -> ScoreTable:
     """Score ``snapshot`` (of ``day``) with the loaded pyfunc in one call, the way ``mlops score`` does."""
     frame = snapshot.to_pandas()
-    schema = loaded.metadata.get_input_schema()
-    inputs = frame[[c for c in schema.input_names() if c in frame.columns]] if schema is not None else frame
-    output = loaded.predict(inputs).reset_index(drop=True)
+    output = predict_snapshot(loaded, frame)
     ids = frame["customer_id"].to_numpy().tolist()
     outputs = {str(c): output[c].to_numpy().tolist() for c in output.columns if c != "customer_id"}
     features = [name for name in estimator.features_ if name in snapshot.schema.names]
