@@ -25,7 +25,7 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 setup: $(VENV)/.synced ## Create .venv with the pinned dependencies from uv.lock
 
-run: $(VENV)/.synced ## Run the platform here, no Docker: MLflow :5000, Airflow :8080, webhook receiver :5055 (Ctrl-C stops)
+run: $(VENV)/.synced ## Run the platform here, no Docker: MLflow :5000, Airflow :8080, webhook receiver :5055, mlops serve :8000 (Ctrl-C stops)
 	$(BIN)/python scripts/run_platform.py $(RUN_ARGS)
 
 demo: $(VENV)/.synced ## The four DAGs under Airflow's dag.test() over 4 compressed weeks of drifting demo data (FRESH=1: start over)
